@@ -1,0 +1,124 @@
+"""Checkpoints in the Hugging Face layout: config.json + model.safetensors + README.md (model card)
++ metrics.json, written and read through PyTorchModelHubMixin. Never unpickles anything."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .models import DigitSumNet
+
+CONFIG, WEIGHTS, CARD, METRICS = "config.json", "model.safetensors", "README.md", "metrics.json"
+
+
+def model_card(name: str, model: DigitSumNet, info: dict, metrics: dict) -> str:
+    """A README.md for the Hub: what the model is, how it was trained, what it scores."""
+    lines = ["---", "library_name: digitsum", "license: mit", "tags: [digitsum, mnist, image-classification]", "---",
+             f"# {name}", "",
+             f"A `{model.trunk_name}` trunk with a `{model.head_kind}` head, for {model.height}x{model.width} "
+             "images of four handwritten digits (white on black). Predicts every digit and the sum (0-36).", "",
+             "## Training", ""]
+    lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in info.items()]
+    lines += ["", "## Metrics", "", "| set | metric | value |", "|---|---|---|"]
+    for set_name, values in metrics.items():
+        for key, value in values.items():
+            if isinstance(value, float):
+                lines.append(f"| {set_name} | {key} | {value:.4f} |")
+    lines += ["", "Load with `digitsum.checkpoint.load_checkpoint(path_or_repo_id)`.", ""]
+    return "\n".join(lines)
+
+
+def save_checkpoint(model: DigitSumNet, folder, info: dict | None = None, metrics: dict | None = None,
+                    half: bool = False) -> Path:
+    """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        to_save = model
+        if half:  # fp16 weights halve the file; loading casts them back to float32
+            to_save = DigitSumNet(**_config_of(model))
+            to_save.load_state_dict(model.state_dict())
+            to_save.half()
+        to_save.save_pretrained(tmp)
+        (tmp / CARD).write_text(model_card(folder.name, model, info or {}, metrics or {}))
+        (tmp / METRICS).write_text(json.dumps(metrics or {}, indent=2))
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _config_of(model: DigitSumNet) -> dict:
+    return dict(model._hub_mixin_config) if hasattr(model, "_hub_mixin_config") else {}
+
+
+def _load_local(folder: Path) -> DigitSumNet:
+    missing = [f for f in (CONFIG, WEIGHTS) if not (folder / f).is_file()]
+    if missing:
+        raise CheckpointError(f"{folder}: not a digitsum checkpoint (missing {', '.join(missing)})")
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+        if not isinstance(config, dict) or "trunk" not in config:
+            raise ValueError("no 'trunk' in it")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{folder / CONFIG}: not a digitsum config ({e})") from None
+    try:
+        return DigitSumNet.from_pretrained(str(folder))
+    except TypeError as e:
+        raise CheckpointError(f"{folder / CONFIG}: config does not fit a DigitSumNet ({e})") from None
+    except Exception as e:  # safetensors raises its own errors on truncated or foreign files
+        raise CheckpointError(f"{folder / WEIGHTS}: cannot load weights ({type(e).__name__}: {e})") from None
+
+
+def _download(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG, WEIGHTS, CARD, METRICS]))
+    except Exception as e:  # offline, unknown repo, no permission: all end the same for the user
+        raise CheckpointError(f"{repo_id}: not a local folder, and it cannot be downloaded from the "
+                              f"Hugging Face Hub ({type(e).__name__}); check the path or your connection") from None
+
+
+def load_checkpoint(path_or_repo: str | os.PathLike, device: str | torch.device = "cpu") -> DigitSumNet:
+    """A model in eval mode, float32, from a local checkpoint folder or a Hub repo id."""
+    path = Path(path_or_repo)
+    if path.exists():
+        if not path.is_dir():
+            raise CheckpointError(f"{path}: a checkpoint is a folder (config.json + model.safetensors), not a file")
+        folder = path
+    elif str(path_or_repo).count("/") == 1 and not str(path_or_repo).startswith((".", "/")):
+        folder = _download(str(path_or_repo))
+    else:
+        raise CheckpointError(f"{path}: no such checkpoint folder")
+    model = _load_local(folder).float().to(device).eval()
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{folder}: weights hold NaN or infinite values ({bad[0]}, ...)")
+    return model
+
+
+def load_metrics(folder) -> dict:
+    """The metrics saved beside a checkpoint ({} when there are none)."""
+    try:
+        return json.loads((Path(folder) / METRICS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_checkpoint(folder) -> bool:
+    return (Path(folder) / CONFIG).is_file() and (Path(folder) / WEIGHTS).is_file()
+
+
+def finite_or_none(x: float) -> float | None:
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None

@@ -1,0 +1,130 @@
+"""Digit-sum models: a convolutional trunk, column features, and one of three heads.
+
+Trunks are torchvision ResNets adapted to one-channel 40x168 images (3x3 stem, no max-pool, so a
+20 px digit spans ~2.5 columns of the stride-8 feature map) or the 4-layer ConvNet baseline.
+Heads: 'digits' (four 10-way digit heads; the sum follows exactly, see sumdist), 'sum' (one
+37-way head, trained on sums only) and 'regression' (one number). `MODELS` is the registry of
+named builders; tests run over all of it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torchvision
+from huggingface_hub import PyTorchModelHubMixin
+from torchvision.models.resnet import BasicBlock, conv1x1
+
+from .sumdist import N_DIGITS, N_SUMS, sum_distribution
+
+MNIST_MEAN, MNIST_STD = 0.13, 0.31  # of a course canvas is lower, but this keeps inputs ~unit scale
+HEADS = ("digits", "sum", "regression")
+COLUMNS = 21                         # column features the heads see (168 / 8)
+
+
+def _small_resnet(widths=(32, 64, 128, 192)) -> tuple[nn.Module, int]:
+    """ResNet with one torchvision BasicBlock a stage, for training on a CPU."""
+    layers = [nn.Conv2d(1, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True)]
+    in_ch = 24
+    for width, stride in zip(widths, (2, 2, 2, 1)):
+        down = nn.Sequential(conv1x1(in_ch, width, stride), nn.BatchNorm2d(width))
+        layers.append(BasicBlock(in_ch, width, stride, downsample=down))
+        in_ch = width
+    return nn.Sequential(*layers), in_ch
+
+
+def _torchvision_resnet(arch: str) -> tuple[nn.Module, int]:
+    """A torchvision ResNet trunk with a 1-channel 3x3 stem and no max-pool (CIFAR-style)."""
+    net = getattr(torchvision.models, arch)(weights=None)
+    net.conv1 = nn.Conv2d(1, 64, 3, 1, 1, bias=False)
+    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.layer1, net.layer2, net.layer3, net.layer4)
+    return trunk, net.fc.in_features
+
+
+def _convnet4() -> tuple[nn.Module, int]:
+    """The seeds' baseline: four conv-BN-ReLU layers, three 2x2 max-pools."""
+    layers, in_ch = [], 1
+    for i, width in enumerate((32, 64, 128, 128)):
+        layers += [nn.Conv2d(in_ch, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        if i < 3:
+            layers.append(nn.MaxPool2d(2))
+        in_ch = width
+    return nn.Sequential(*layers), in_ch
+
+
+TRUNKS = {
+    "resnet_small": _small_resnet,
+    "resnet18": lambda: _torchvision_resnet("resnet18"),
+    "resnet34": lambda: _torchvision_resnet("resnet34"),
+    "resnet50": lambda: _torchvision_resnet("resnet50"),
+    "resnet101": lambda: _torchvision_resnet("resnet101"),
+    "convnet4": _convnet4,
+}
+
+
+class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
+                  tags=["digitsum", "mnist", "image-classification"], license="mit"):
+    """images (B, 1, H, W) in [0, 1], white ink on black -> head outputs (see `forward`).
+
+    The constructor arguments are the whole config: PyTorchModelHubMixin saves them as
+    config.json beside model.safetensors and rebuilds the model from them.
+    """
+
+    def __init__(self, trunk: str = "resnet_small", head: str = "digits", height: int = 40,
+                 width: int = 168, hidden: int = 256, dropout: float = 0.1):
+        super().__init__()
+        if trunk not in TRUNKS:
+            raise ValueError(f"unknown trunk {trunk!r}; choose from {sorted(TRUNKS)}")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose from {HEADS}")
+        self.trunk_name, self.head_kind, self.height, self.width = trunk, head, height, width
+        self.trunk, channels = TRUNKS[trunk]()
+        # column features: max and mean over height (digits sit at any height), resampled to a
+        # fixed number of columns, so position along the canvas is what tells the digits apart
+        self.columns = nn.AdaptiveAvgPool1d(COLUMNS)
+        self.mix = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(2 * channels * COLUMNS, hidden),
+                                 nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        n_out = {"digits": 10, "sum": N_SUMS, "regression": 1}[head]
+        n_heads = N_DIGITS if head == "digits" else 1
+        self.heads = nn.ModuleList(nn.Linear(hidden, n_out) for _ in range(n_heads))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """-> digits: (B, 4, 10) logits; sum: (B, 37) logits; regression: (B,) predicted sum."""
+        x = self.trunk((images - MNIST_MEAN) / MNIST_STD)               # (B, C, h, w)
+        cols = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)          # (B, 2C, w)
+        z = self.mix(self.columns(cols))                                 # (B, hidden)
+        if self.head_kind == "digits":
+            return torch.stack([head(z) for head in self.heads], dim=1)  # (B, 4, 10)
+        out = self.heads[0](z)
+        return out.squeeze(1) if self.head_kind == "regression" else out
+
+    @torch.no_grad()
+    def predict_proba(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """-> (digit probabilities (B, 4, 10) or None for sum-only heads, sum probabilities (B, 37))."""
+        out = self(images).float()
+        if self.head_kind == "digits":
+            digit_probs = torch.softmax(out, dim=-1)
+            return digit_probs, sum_distribution(digit_probs)
+        if self.head_kind == "sum":
+            return None, torch.softmax(out, dim=-1)
+        # regression: a unit-width discretised Gaussian around the predicted value
+        values = torch.arange(N_SUMS, device=out.device, dtype=out.dtype)
+        return None, torch.softmax(-0.5 * ((values[None] - out[:, None]) / 0.5) ** 2, dim=-1)
+
+
+# the registry: name -> config; `create_model(name)` builds one
+MODELS: dict[str, dict] = {
+    "resnet_small": dict(trunk="resnet_small", head="digits"),
+    "resnet18": dict(trunk="resnet18", head="digits"),
+    "resnet34": dict(trunk="resnet34", head="digits"),
+    "resnet50": dict(trunk="resnet50", head="digits"),
+    "resnet101": dict(trunk="resnet101", head="digits"),
+    "resnet_small_sum37": dict(trunk="resnet_small", head="sum"),
+    "resnet_small_regression": dict(trunk="resnet_small", head="regression"),
+    "convnet4": dict(trunk="convnet4", head="digits"),
+}
+
+
+def create_model(name: str, **overrides) -> DigitSumNet:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    return DigitSumNet(**{**MODELS[name], **overrides})

@@ -1,0 +1,1 @@
+"""Training of digitsum models: `python -m train --help`."""

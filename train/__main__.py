@@ -1,0 +1,5 @@
+import sys
+
+from .main import cli
+
+sys.exit(cli())

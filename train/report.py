@@ -1,0 +1,66 @@
+"""Where a run's metrics go: a JSONL file beside the run, TensorBoard when installed, a PNG plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class MetricsLog:
+    def __init__(self, folder: Path, enabled: bool):
+        self.path = folder / "metrics.jsonl"
+        self.enabled = enabled
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(folder / "tensorboard"))
+            except ImportError:  # tensorboard is optional
+                self.tb = None
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key != "step":
+                    self.tb.add_scalar(key, value, record["step"])
+            self.tb.flush()
+
+    def truncate_after(self, step: int) -> None:
+        """On resume: drop records the killed run wrote after its last saved state."""
+        if self.enabled and self.path.is_file():
+            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= step]
+            self.path.write_text("".join(l + "\n" for l in kept))
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        return [json.loads(l) for l in self.path.read_text().splitlines() if l]
+
+
+def plot_curves(records: list[dict], out_png: Path) -> None:
+    """Training loss and validation sum/digit accuracy (raw vs EMA) against steps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [r for r in records if r.get("kind") == "train"]
+    val = [r for r in records if r.get("kind") == "val"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], lw=1)
+    axes[0].set(title="training loss", xlabel="step", yscale="log")
+    for key, style in (("sum_accuracy", "-"), ("digit_accuracy", "--")):
+        for which in ("raw", "ema"):
+            pts = [(r["step"], r[f"{which}_{key}"]) for r in val if r.get(f"{which}_{key}") is not None]
+            if pts:
+                axes[1].plot(*zip(*pts), style, label=f"{which} {key.replace('_', ' ')}")
+    axes[1].set(title="validation", xlabel="step", ylabel="accuracy")
+    if val:
+        axes[1].legend()
+    axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
