@@ -27,11 +27,23 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header")
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise DataError(f"{path}: expected {int(np.prod(dims))} bytes of data for shape {dims}, found {body.size}")
     return body.reshape(dims)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzipped IDX file (the format `read_idx` and torchvision read)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    # IDX header: two zero bytes, dtype code 0x08 (ubyte), ndim, then big-endian int32 dims
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    opener = (lambda p: gzip.GzipFile(p, "wb", mtime=0)) if Path(path).suffix == ".gz" else (lambda p: open(p, "wb"))
+    with opener(path) as f:  # mtime=0: byte-identical reruns
+        f.write(header + array.tobytes())
 
 
 def _find(folder: Path, stem: str) -> Path:

@@ -97,9 +97,9 @@ def _course_pairs(folder: Path) -> list[tuple[Path, Path, Path | None]]:
 
 
 def load_image_folder(folder: Path, csv_path: Path) -> CourseDataset:
-    """Image files plus a CSV with columns file,sum[,d1,d2,d3,d4]; images are kept at their size
-    only when all share one; otherwise they must be fitted first (see preprocess)."""
-    from .preprocess import load_image_file  # local: keeps PIL out of the .npy path
+    """Image files plus a CSV with columns file,sum[,d1,d2,d3,d4] (a header line is optional).
+    Images of any mode and polarity become uint8 white-on-black; they must share one size."""
+    from .preprocess import load_image_file, to_white_on_black  # local: keeps PIL out of the .npy path
     try:
         with open(csv_path, newline="") as f:
             rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
@@ -117,7 +117,8 @@ def load_image_folder(folder: Path, csv_path: Path) -> CourseDataset:
             values = [int(v) for v in row[1:]]
         except ValueError:
             raise DataError(f"{csv_path}: row {line}: labels must be integers") from None
-        images.append(load_image_file(folder / row[0].strip()))
+        wob = to_white_on_black(load_image_file(folder / row[0].strip()))
+        images.append((wob * 255).round().astype(np.uint8))
         sums.append(values[0])
         if len(values) == 5:
             digits.append(values[1:])

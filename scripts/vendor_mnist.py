@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from digitsum.mnist import write_idx  # noqa: E402
+
 OUT = Path(__file__).resolve().parent.parent / "digitsum" / "data" / "mnist"
 
 
@@ -26,13 +29,6 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     if not np.array_equal(scaled, exact) or exact.min() < 0 or exact.max() > 255:
         raise SystemExit("pixels are not exactly uint8/256; refusing a lossy conversion")
     return exact.astype(np.uint8).reshape(-1, 28, 28)
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    # IDX header: two zero bytes, dtype code 0x08 (ubyte), ndim, then big-endian int32 dims
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    with gzip.GzipFile(path, "wb", mtime=0) as f:  # mtime=0: byte-identical reruns
-        f.write(header + array.tobytes())
 
 
 def main(pkl_path: str) -> None:

@@ -1,0 +1,74 @@
+"""One image through one checkpoint: what the app shows and the `predict_json` API returns."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .preprocess import fit_to_canvas, to_gray, to_white_on_black
+
+UNCERTAIN = 0.6  # a digit whose top probability is below this gets a warning
+
+
+@dataclass
+class Prediction:
+    canvas: np.ndarray                 # (H, W) float32: the model's input as it saw it
+    digit_probs: np.ndarray | None     # (4, 10), None for sum-only heads
+    sum_probs: np.ndarray              # (37,)
+    warnings: list[str] = field(default_factory=list)
+    milliseconds: float = 0.0
+
+    @property
+    def digits(self) -> list[int] | None:
+        return None if self.digit_probs is None else [int(v) for v in self.digit_probs.argmax(1)]
+
+    @property
+    def total(self) -> int:
+        return int(self.sum_probs.argmax())
+
+    def to_json(self, checkpoint: str) -> dict:
+        return {
+            "checkpoint": checkpoint,
+            "digits": self.digits,
+            "digit_probs": None if self.digit_probs is None else np.round(self.digit_probs, 6).tolist(),
+            "sum": self.total,
+            "sum_probs": np.round(self.sum_probs, 6).tolist(),
+            "sum_confidence": float(self.sum_probs.max()),
+            "warnings": self.warnings,
+            "milliseconds": round(self.milliseconds, 2),
+        }
+
+
+def empty_places(image, places: int = 4, min_ink: float = 0.004) -> list[int]:
+    """1-based places (equal-width slots of a drawing) holding almost no ink. For the Draw tab,
+    whose canvas shows one guide box per digit."""
+    wob = to_white_on_black(to_gray(image))
+    ink = wob > 0.5
+    slots = np.array_split(ink, places, axis=1)
+    return [i + 1 for i, s in enumerate(slots) if s.mean() < min_ink]
+
+
+@torch.no_grad()
+def predict_image(model, image, check_places: bool = False) -> Prediction:
+    """Any image (PIL or array) -> Prediction. Raises BlankImageError for blank input."""
+    start = time.perf_counter()
+    canvas = fit_to_canvas(image, model.height, model.width)
+    x = torch.from_numpy(canvas)[None, None].to(next(model.parameters()).device)
+    digit_probs, sum_probs = model.predict_proba(x)
+    pred = Prediction(canvas, None if digit_probs is None else digit_probs[0].cpu().numpy(),
+                      sum_probs[0].cpu().numpy())
+    pred.milliseconds = (time.perf_counter() - start) * 1000
+    if pred.digit_probs is not None:
+        for place, probs in enumerate(pred.digit_probs, 1):
+            if probs.max() < UNCERTAIN:
+                top2 = probs.argsort()[::-1][:2]
+                pred.warnings.append(f"digit {place} is uncertain: {top2[0]} ({probs[top2[0]]:.0%}) "
+                                     f"or {top2[1]} ({probs[top2[1]]:.0%})")
+    if check_places:
+        for place in empty_places(image):
+            pred.warnings.append(f"place {place} looks empty: write one digit in each of the four boxes")
+    if pred.sum_probs.max() < UNCERTAIN:
+        pred.warnings.append(f"the sum is uncertain ({pred.sum_probs.max():.0%} for {pred.total})")
+    return pred

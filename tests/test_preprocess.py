@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitsum.errors import BlankImageError, DataError
+from digitsum.preprocess import fit_to_canvas, load_image_file
+from digitsum.synth import generate_dataset
+
+
+@pytest.fixture(scope="module")
+def course_image():
+    images, _ = generate_dataset("test", 1, seed=11)
+    return images[0]                                   # (40, 168) uint8 white on black
+
+
+def ink_height(canvas):
+    rows = np.nonzero((canvas > 0.3).any(1))[0]
+    return rows[-1] - rows[0] + 1
+
+
+def test_course_image_at_canvas_size_passes_through(course_image):
+    out = fit_to_canvas(course_image)
+    assert out.shape == (40, 168) and np.allclose(out, course_image / 255.0)
+
+
+def test_polarity_modes_and_bit_depths_agree(course_image):
+    reference = fit_to_canvas(Image.fromarray(course_image).resize((672, 160), Image.Resampling.NEAREST))
+    black_on_white = Image.fromarray(255 - course_image).resize((672, 160), Image.Resampling.NEAREST)
+    rgb = black_on_white.convert("RGB")
+    rgba = black_on_white.convert("RGBA")
+    sixteen = (np.asarray(black_on_white).astype(np.uint16) * 257)
+    for variant in (black_on_white, rgb, rgba, sixteen, Image.fromarray(sixteen), np.asarray(rgb)):
+        out = fit_to_canvas(variant)
+        assert out.shape == (40, 168)
+        assert np.abs(out - reference).mean() < 0.01
+
+
+def test_transparent_png_with_black_ink(tmp_path, course_image):
+    rgba = np.zeros((40, 168, 4), np.uint8)
+    rgba[..., 3] = course_image                       # ink only in the alpha channel, black colour
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "ink.png")
+    out = fit_to_canvas(load_image_file(tmp_path / "ink.png"))
+    assert np.abs(out - course_image / 255.0).mean() < 0.02
+
+
+def test_large_drawing_is_scaled_to_native_digit_size_without_stretching(course_image):
+    big = Image.fromarray(255 - course_image).resize((168 * 6, 40 * 6), Image.Resampling.BILINEAR)
+    wide = Image.new("L", (3000, 400), 255)
+    wide.paste(big, (100, 50))
+    out = fit_to_canvas(wide)
+    assert out.shape == (40, 168)
+    assert 16 <= ink_height(out) <= 40
+    cols = np.nonzero((out > 0.3).any(0))[0]
+    assert cols[0] < 12                                # left-aligned like the course layout
+
+
+def test_blank_and_near_blank_input_is_reported():
+    with pytest.raises(BlankImageError, match="blank"):
+        fit_to_canvas(np.full((40, 168), 255, np.uint8))
+    with pytest.raises(BlankImageError):
+        fit_to_canvas(np.zeros((300, 900), np.uint8))
+    speck = np.zeros((40, 168), np.uint8)
+    speck[10, 10] = 255
+    with pytest.raises(BlankImageError, match="almost blank"):
+        fit_to_canvas(speck)
+
+
+def test_unreadable_files_are_clear_errors(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(DataError, match="not a readable image"):
+        load_image_file(tmp_path / "x.png")
+    with pytest.raises(DataError, match="no such image"):
+        load_image_file(tmp_path / "none.png")
+    with pytest.raises(DataError, match="2-D"):
+        fit_to_canvas(np.zeros((2, 3, 4, 5)))

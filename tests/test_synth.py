@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from digitsum.mnist import load_mnist
+from digitsum.synth import LAYOUTS, generate_dataset, make_generator
+
+
+@pytest.mark.parametrize("layout,augment", [("course", "none"), ("train", "train"), ("hard", "hard"), ("naive", "none")])
+def test_batches_have_the_layout_shape_and_labels(layout, augment):
+    x, y = load_mnist("train")
+    gen = make_generator(x, y, layout, augment, seed=3)
+    images, digits = gen.sample(16)
+    L = LAYOUTS[layout]
+    assert images.shape == (16, 1, L.height, L.width) and images.dtype == torch.float32
+    assert digits.shape == (16, 4) and 0 <= digits.min() and digits.max() <= 9
+    assert 0 <= images.min() and images.max() <= 1 and images.amax(dim=(1, 2, 3)).min() > 0.3
+
+
+def test_same_seed_same_images_other_seed_other_images():
+    a, da = generate_dataset("train", 32, seed=7)
+    b, db = generate_dataset("train", 32, seed=7)
+    c, _ = generate_dataset("train", 32, seed=8)
+    assert np.array_equal(a, b) and np.array_equal(da, db) and not np.array_equal(a, c)
+
+
+def test_course_layout_reads_left_to_right_with_an_empty_right_end():
+    images, digits = generate_dataset("train", 500, seed=1)
+    ink_cols = (images > 40).any(axis=1)                       # (N, 168)
+    rightmost = 167 - np.argmax(ink_cols[:, ::-1], axis=1)
+    assert np.median(rightmost) < 150                          # usually room to spare on the right
+    assert (images > 40).any(axis=2)[:, :4].mean() < 0.5       # and near the left edge it starts
+    # each digit is pasted at native size: the ink of a canvas is never taller than a patch + jitter
+    rows = (images > 40).any(axis=2)
+    heights = rows.shape[1] - np.argmax(rows[:, ::-1], 1) - np.argmax(rows, 1)
+    assert heights.max() <= 40 and np.median(heights) >= 20
+
+
+def test_test_sets_use_test_digits_and_train_sets_train_digits():
+    # the naive layout pastes untouched 28x28 patches at fixed places: look each one up
+    test_x, _ = load_mnist("test")
+    train_x, _ = load_mnist("train")
+    test_keys = {im.tobytes() for im in test_x}
+    train_keys = {im.tobytes() for im in train_x}
+    for split, keys, other in (("test", test_keys, train_keys), ("train", train_keys, test_keys)):
+        images, digits = generate_dataset(split, 20, seed=0, layout="naive")
+        y0 = (40 - 28) // 2
+        for im in images:
+            for k in range(4):
+                patch = im[y0:y0 + 28, 28 * k:28 * k + 28].tobytes()
+                assert patch in keys and patch not in other
+
+
+def test_canvas_sizes_and_too_small_canvas():
+    images, _ = generate_dataset("test", 8, seed=0, height=56, width=224)
+    assert images.shape == (8, 56, 224)
+    x, y = load_mnist("test")
+    with pytest.raises(ValueError, match="too small"):
+        make_generator(x, y, height=20, width=168)
