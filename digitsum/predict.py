@@ -72,3 +72,23 @@ def predict_image(model, image, check_places: bool = False) -> Prediction:
     if pred.sum_probs.max() < UNCERTAIN:
         pred.warnings.append(f"the sum is uncertain ({pred.sum_probs.max():.0%} for {pred.total})")
     return pred
+
+
+PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lines vanish
+
+
+def drawing_to_gray(value) -> np.ndarray:
+    """A Gradio Sketchpad value (a dict with 'composite': black ink on opaque white, or None parts)
+    or a plain image -> (H, W) float32 gray, 1 = paper, with the light guide lines removed."""
+    from .errors import BlankImageError
+    if isinstance(value, dict):
+        image = value.get("composite")
+        if image is None:
+            layers = [l for l in (value.get("layers") or []) if l is not None]
+            image = layers[0] if layers else value.get("background")
+    else:
+        image = value
+    if image is None:
+        raise BlankImageError("the canvas is blank: draw four digits, one in each box")
+    gray = to_gray(image)
+    return np.where(gray > PAPER, 1.0, gray).astype(np.float32)

@@ -1,0 +1,431 @@
+"""digitsum app: draw or upload four digits, compare checkpoints, browse errors, label data.
+
+    python app.py [--checkpoints DIR_OR_HUB_ID ...] [--data DIR] [--labels-db PATH] [--host H] [--port P]
+
+All the work is done by digitsum.service.DigitsumService; this file only wires the UI.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from digitsum.errors import BlankImageError, DigitsumError  # noqa: E402
+from digitsum.preprocess import load_image_file  # noqa: E402
+from digitsum.predict import Prediction, drawing_to_gray  # noqa: E402
+from digitsum.service import DigitsumService  # noqa: E402
+
+CANVAS_W, CANVAS_H = 672, 160   # 4x the model's 168x40 canvas: one guide box per digit
+GALLERY_MAX = 60
+ANY = "any"
+
+
+def guide_background() -> Image.Image:
+    """White paper with four light boxes, one per digit (lighter than PAPER, so never read as ink)."""
+    im = Image.new("RGB", (CANVAS_W, CANVAS_H), "white")
+    draw = ImageDraw.Draw(im)
+    box = CANVAS_W // 4
+    for k in range(4):
+        draw.rectangle([k * box + 6, 12, (k + 1) * box - 6, CANVAS_H - 12], outline=(215, 222, 235), width=2)
+        draw.text((k * box + 12, 16), str(k + 1), fill=(200, 205, 215))
+    return im
+
+
+def show(canvas: np.ndarray, scale: int = 3) -> Image.Image:
+    """A model canvas (float or uint8) as a picture big enough to see."""
+    arr = canvas if canvas.dtype == np.uint8 else (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+    im = Image.fromarray(arr, "L")
+    return im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+
+
+def digit_labels(pred: Prediction) -> list[dict]:
+    if pred.digit_probs is None:
+        return [{} for _ in range(4)]
+    return [{str(d): float(p[d]) for d in range(10)} for p in pred.digit_probs]
+
+
+def sum_frame(sum_probs: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"sum": np.arange(37), "probability": np.asarray(sum_probs, float)})
+
+
+def summary(pred: Prediction) -> str:
+    digits = " ".join(map(str, pred.digits)) if pred.digits else "(this model predicts sums only)"
+    text = f"### digits {digits} &nbsp; → &nbsp; sum **{pred.total}** ({pred.sum_probs.max():.0%})"
+    if pred.warnings:
+        text += "\n\n" + "\n".join(f"- ⚠️ {w}" for w in pred.warnings)
+    return text
+
+
+def ui_errors(fn):
+    """Turn a user's mistake into a message in the UI; the app keeps serving."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DigitsumError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+    return wrapper
+
+
+def build(service: DigitsumService) -> gr.Blocks:
+    names = service.names
+    default = names[0]
+
+    def prediction_outputs(pred: Prediction):
+        return (*digit_labels(pred), {str(s): float(p) for s, p in enumerate(pred.sum_probs)},
+                sum_frame(pred.sum_probs), show(pred.canvas), summary(pred),
+                "".join(map(str, pred.digits)) if pred.digits else "")
+
+    def empty_outputs(message: str):
+        return (*[{} for _ in range(4)], {}, sum_frame(np.zeros(37)), None, message, "")
+
+    with gr.Blocks(title="digitsum") as demo:
+        gr.Markdown("# digitsum\nFour handwritten digits, each digit and their sum (0-36). "
+                    f"Test set: {service.dataset_name}, {len(service.dataset):,} images.")
+        with gr.Tab("Draw", id="draw"):
+            with gr.Row():
+                draw_ckpt = gr.Dropdown(names, value=default, label="checkpoint", scale=1)
+                clear_btn = gr.Button("Clear", scale=0)
+            sketch = gr.Sketchpad(value={"background": guide_background(), "layers": [], "composite": None},
+                                  canvas_size=(CANVAS_W, CANVAS_H), type="numpy", image_mode="RGB",
+                                  brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                                  eraser=gr.Eraser(default_size=24), label="draw one digit in each box",
+                                  elem_id="sketch", layers=False, fixed_canvas=True, transforms=())
+            draw_outputs = prediction_panel()
+            with gr.Row():
+                draw_digits = gr.Textbox(label="correct digits (four, e.g. 3141)", max_lines=1, scale=2)
+                draw_save = gr.Button("Save to labels", scale=0)
+            draw_status = gr.Markdown()
+
+        with gr.Tab("Upload", id="upload"):
+            with gr.Row():
+                up_ckpt = gr.Dropdown(names, value=default, label="checkpoint")
+                up_image = gr.Image(type="filepath", label="image of four digits (any size, mode, polarity)",
+                                    sources=["upload", "clipboard"], elem_id="upload-image")
+            with gr.Row():
+                up_npy = gr.File(label="or a course-format .npy set", file_types=[".npy"], type="filepath")
+                up_index = gr.Number(label="item index (in the .npy, or the test set when none)", value=0,
+                                     precision=0, minimum=0)
+                up_item_btn = gr.Button("Predict item")
+            up_outputs = prediction_panel()
+
+        with gr.Tab("Compare", id="compare"):
+            cmp_names = gr.CheckboxGroup(names, value=names[:2], label="checkpoints")
+            with gr.Row():
+                cmp_image = gr.Image(type="filepath", label="an image through each checkpoint",
+                                     sources=["upload", "clipboard"])
+                cmp_index = gr.Number(label="or a test-set index", value=0, precision=0, minimum=0)
+                cmp_run = gr.Button("Run")
+            cmp_preds = gr.Dataframe(label="predictions side by side", interactive=False)
+            cmp_metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_name})", interactive=False)
+            cmp_per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum")
+            cmp_which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names],
+                                 value="they disagree", label="test images where")
+            cmp_gallery = gr.Gallery(label="test images", columns=3, height=420, elem_id="compare-gallery")
+
+        with gr.Tab("Errors", id="errors"):
+            with gr.Row():
+                err_ckpt = gr.Dropdown(names, value=default, label="checkpoint")
+                err_true = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
+                err_pred = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="predicted sum")
+                err_place = gr.Dropdown([ANY, "1", "2", "3", "4"], value=ANY, label="wrong digit at place")
+            with gr.Row():
+                err_min = gr.Slider(0, 1, value=0, step=0.05, label="confidence at least")
+                err_max = gr.Slider(0, 1, value=1, step=0.05, label="confidence at most")
+                err_sort = gr.Radio(["loss", "confidence", "index"], value="loss",
+                                    label="sort by (loss: likely label errors first)")
+            err_count = gr.Markdown()
+            err_gallery = gr.Gallery(label="misclassified test images", columns=4, height=420, elem_id="errors-gallery")
+            with gr.Row():
+                err_detail_img = gr.Image(label="detail", interactive=False)
+                err_detail_md = gr.Markdown()
+            with gr.Row():
+                err_detail_digits = [gr.Label(num_top_classes=3, label=f"digit {k}") for k in range(1, 5)]
+            err_detail_sum = gr.BarPlot(x="sum", y="probability", label="sum distribution", height=200)
+            gr.Markdown("Confusion matrices (rows: true, columns: predicted). Click a cell to see its images.")
+            with gr.Row():
+                err_digit_cm = gr.Dataframe(label="digits (all four places)", interactive=False)
+                err_sum_cm = gr.Dataframe(label="sums", interactive=False, max_height=400)
+            err_indices = gr.State([])
+
+        with gr.Tab("Label", id="label"):
+            gr.Markdown("Type the four digits and press **Enter**. Enter on an empty box accepts the suggestion "
+                        "(the most likely digits that add up to the known sum). Type **s** to skip, **u** to undo.")
+            lab_progress = gr.Markdown()
+            lab_image = gr.Image(label="image", interactive=False, elem_id="label-image")
+            lab_box = gr.Textbox(label="four digits", max_lines=1, autofocus=True, elem_id="label-box")
+            with gr.Row():
+                lab_skip = gr.Button("Skip")
+                lab_undo = gr.Button("Undo")
+            lab_status = gr.Markdown(elem_id="label-status")
+            with gr.Row():
+                lab_folder = gr.Textbox(value="labeled", label="export folder", max_lines=1)
+                lab_export = gr.Button("Export to course format")
+            lab_index = gr.State(-1)
+            lab_history = gr.State([])
+
+        # hidden: the JSON API
+        api_file = gr.File(visible=False, type="filepath")
+        api_ckpt = gr.Textbox(visible=False)
+        api_out = gr.JSON(visible=False)
+
+        # ---------------------------------------------------------------- Draw
+        @ui_errors
+        def on_draw(value, name):
+            try:
+                gray = drawing_to_gray(value)
+                pred = service.predict(gray, name, check_places=True)
+            except BlankImageError as e:
+                return empty_outputs(f"*{e}*")
+            return prediction_outputs(pred)
+
+        draw_targets = [*draw_outputs, draw_digits]
+        sketch.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden")
+        draw_ckpt.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden")
+        clear_btn.click(lambda: {"background": guide_background(), "layers": [], "composite": None}, None, sketch)
+
+        @ui_errors
+        def on_draw_save(value, text, name):
+            gray = drawing_to_gray(value)
+            canvas = service.predict(gray, name).canvas
+            row = service.save_drawing(canvas, text)
+            return f"saved as label #{row} ({service.store.count()} labels in {service.store.path})"
+
+        draw_save.click(on_draw_save, [sketch, draw_digits, draw_ckpt], draw_status)
+
+        # ---------------------------------------------------------------- Upload
+        @ui_errors
+        def on_upload(path, name):
+            if not path:
+                return empty_outputs("")[:-1]
+            try:
+                pred = service.predict(load_image_file(path), name)
+            except BlankImageError as e:
+                return empty_outputs(f"*{e}*")[:-1]
+            return prediction_outputs(pred)[:-1]
+
+        @ui_errors
+        def on_item(npy, index, name):
+            index = int(index or 0)
+            if npy:
+                images = np.load(npy, allow_pickle=False, mmap_mode="r") if Path(npy).suffix == ".npy" else None
+                if images is None or images.ndim != 3:
+                    raise DigitsumError(f"{Path(npy).name}: expected a (N, H, W) course-format .npy")
+                if not 0 <= index < len(images):
+                    raise DigitsumError(f"index {index} is outside the file (0-{len(images) - 1})")
+                image = np.asarray(images[index])
+            else:
+                image = service.item(index)
+            return prediction_outputs(service.predict(image, name))[:-1]
+
+        up_image.change(on_upload, [up_image, up_ckpt], list(up_outputs))
+        up_ckpt.change(on_upload, [up_image, up_ckpt], list(up_outputs))
+        up_item_btn.click(on_item, [up_npy, up_index, up_ckpt], list(up_outputs))
+
+        # ---------------------------------------------------------------- Compare
+        @ui_errors
+        def on_compare(chosen, path, index):
+            if not chosen:
+                raise DigitsumError("choose at least one checkpoint")
+            image = load_image_file(path) if path else service.item(int(index or 0))
+            rows = []
+            for name, pred in service.compare(image, chosen):
+                rows.append({"checkpoint": name, "digits": " ".join(map(str, pred.digits)) if pred.digits else "-",
+                             "sum": pred.total, "confidence": round(float(pred.sum_probs.max()), 3),
+                             "warnings": "; ".join(pred.warnings), "ms": round(pred.milliseconds, 1)})
+            per_sum = service.per_sum_accuracy(chosen)
+            curve = pd.DataFrame([{"checkpoint": n, "sum": s, "accuracy": a} for n, d in per_sum.items()
+                                  for s, a in d.items()])
+            return pd.DataFrame(rows), pd.DataFrame(service.metrics_rows(chosen)), curve
+
+        @ui_errors
+        def on_compare_gallery(chosen, which):
+            if len(chosen) < 2:
+                return [], []
+            found = service.disagreements(chosen)
+            if which == "they disagree":
+                idx = found["disagree"]
+            else:
+                name = which.removeprefix("only ").removesuffix(" is right")
+                idx = found["only_right"].get(name, np.zeros(0, int)) if name in chosen else np.zeros(0, int)
+            idx = idx[:GALLERY_MAX]
+            return [(show(service.item(int(i)), 2), " | ".join(
+                f"{n}: {service.scored(n).pred_sum[i]}" for n in chosen) + f" (true {service.dataset.sums[i]}, #{i})")
+                for i in idx]
+
+        cmp_run.click(on_compare, [cmp_names, cmp_image, cmp_index], [cmp_preds, cmp_metrics, cmp_per_sum])
+        for trigger in (cmp_run.click, cmp_names.change, cmp_which.change):
+            trigger(on_compare_gallery, [cmp_names, cmp_which], cmp_gallery)
+
+        # ---------------------------------------------------------------- Errors
+        def choice(value):
+            return None if value in (None, ANY) else int(value)
+
+        def gallery_of(name, idx):
+            idx = [int(i) for i in idx[:GALLERY_MAX]]
+            return [(show(service.item(i), 2), service.caption(name, i)) for i in idx], idx
+
+        @ui_errors
+        def on_errors(name, true_sum, pred_sum, place, lo, hi, sort_by):
+            idx = service.errors(name, choice(true_sum), choice(pred_sum), choice(place), lo, hi, sort_by)
+            items, shown = gallery_of(name, idx)
+            cm = service.digit_confusion(name)
+            digit_cm = pd.DataFrame(cm, index=range(10), columns=[str(c) for c in range(10)]).reset_index(
+                names="true") if cm is not None else pd.DataFrame()
+            scm = service.sum_confusion(name)
+            sum_cm = pd.DataFrame(scm, columns=[str(c) for c in range(37)]).reset_index(names="true")
+            count = f"**{len(idx)}** of {len(service.dataset):,} test images match; showing {len(shown)}"
+            return items, shown, count, digit_cm, sum_cm
+
+        err_inputs = [err_ckpt, err_true, err_pred, err_place, err_min, err_max, err_sort]
+        err_targets = [err_gallery, err_indices, err_count, err_digit_cm, err_sum_cm]
+        for component in err_inputs:
+            component.change(on_errors, err_inputs, err_targets)
+        demo.load(on_errors, err_inputs, err_targets)
+
+        @ui_errors
+        def on_error_select(name, shown, evt: gr.SelectData):
+            index = shown[evt.index]
+            d = service.detail(name, index)
+            labels = [{str(k): float(p[k]) for k in range(10)} for p in d["digit_probs"]] \
+                if d["digit_probs"] is not None else [{} for _ in range(4)]
+            md = f"**{d['caption']}**\n\ntrue digits: {d['true_digits']}"
+            return (show(d["image"], 4), md, *labels, sum_frame(d["sum_probs"]))
+
+        err_gallery.select(on_error_select, [err_ckpt, err_indices],
+                           [err_detail_img, err_detail_md, *err_detail_digits, err_detail_sum])
+
+        @ui_errors
+        def on_cell(name, kind, evt: gr.SelectData):
+            row, col = evt.index
+            if col == 0:  # the 'true' column
+                return gr.skip(), gr.skip(), gr.skip()
+            idx = service.confusion_examples(name, kind, int(row), int(col) - 1)
+            items, shown = gallery_of(name, idx)
+            what = "digit" if kind == "digit" else "sum"
+            return items, shown, f"**{len(idx)}** images with true {what} {row} predicted as {col - 1}; showing {len(shown)}"
+
+        err_digit_cm.select(functools.partial(on_cell, kind="digit"), [err_ckpt], [err_gallery, err_indices, err_count])
+        err_sum_cm.select(functools.partial(on_cell, kind="sum"), [err_ckpt], [err_gallery, err_indices, err_count])
+
+        # ---------------------------------------------------------------- Label
+        def label_view(index, message=""):
+            done, total = service.label_progress()
+            progress = f"**{done} / {total}** labeled in {service.store.path} ({service.label_source})"
+            if index is None:
+                return -1, None, gr.update(value="", placeholder="all done"), progress, message or "all images are labeled"
+            hint = service.suggestion(index)
+            placeholder = (f"suggested: {''.join(map(str, hint))} (Enter accepts)" if hint
+                           else "type four digits")
+            caption = f"#{index}, known sum **{service.dataset.sums[index]}**"
+            return (index, show(service.item(index), 4), gr.update(value="", placeholder=placeholder), progress,
+                    f"{caption}. {message}")
+
+        @ui_errors
+        def on_label_load():
+            return label_view(service.next_unlabeled())
+
+        @ui_errors
+        def on_label_submit(text, index, history):
+            text = (text or "").strip().lower()
+            if index < 0:
+                return (*label_view(service.next_unlabeled()), history)
+            if text == "s":
+                return (*label_view(service.next_unlabeled(index), f"skipped #{index}."), history + [[index, None]])
+            if text == "u":
+                return on_label_undo(index, history)
+            digits = text or "".join(map(str, service.suggestion(index) or []))
+            row = service.save_item_label(index, digits)
+            return (*label_view(service.next_unlabeled(index), f"saved #{index} as {digits}."),
+                    history + [[index, row]])
+
+        def on_label_skip(index, history):
+            return (*label_view(service.next_unlabeled(index), f"skipped #{index}."), history + [[index, None]])
+
+        @ui_errors
+        def on_label_undo(index, history):
+            if not history:
+                return (*label_view(index if index >= 0 else None, "nothing to undo."), history)
+            last, row = history[-1]
+            if row is not None:
+                service.undo_label(row)
+            return (*label_view(last, f"undid #{last}."), history[:-1])
+
+        @ui_errors
+        def on_export(folder):
+            files = service.export_labels(Path(folder))
+            return f"exported {service.store.count()} labels: " + ", ".join(str(f) for f in files)
+
+        lab_targets = [lab_index, lab_image, lab_box, lab_progress, lab_status]
+        demo.load(on_label_load, None, lab_targets)
+        lab_box.submit(on_label_submit, [lab_box, lab_index, lab_history], [*lab_targets, lab_history])
+        lab_skip.click(on_label_skip, [lab_index, lab_history], [*lab_targets, lab_history])
+        lab_undo.click(on_label_undo, [lab_index, lab_history], [*lab_targets, lab_history])
+        lab_export.click(on_export, lab_folder, lab_status)
+
+        # ---------------------------------------------------------------- API
+        @ui_errors
+        def predict_json(file, checkpoint):
+            if not file:
+                raise DigitsumError("send an image file")
+            name = checkpoint or default
+            image = load_image_file(file)
+            return service.predict(image, name).to_json(name)
+
+        api_ckpt.submit(predict_json, [api_file, api_ckpt], api_out, api_name="predict_json")
+    return demo
+
+
+def prediction_panel():
+    """The outputs shared by Draw and Upload: four digit charts, the sum, its distribution, the
+    model's input and a summary with warnings."""
+    with gr.Row():
+        digits = [gr.Label(num_top_classes=3, label=f"digit {k}", elem_classes="digit-label") for k in range(1, 5)]
+        total = gr.Label(num_top_classes=3, label="sum", elem_classes="sum-label")
+    with gr.Row():
+        chart = gr.BarPlot(x="sum", y="probability", label="sum distribution", height=220, x_lim=None)
+        seen = gr.Image(label="the model's input", interactive=False, height=140)
+    text = gr.Markdown(elem_classes="prediction-summary")
+    return (*digits, total, chart, seen, text)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="digitsum app")
+    p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
+                   help="checkpoint folders, folders of them, or Hub repo ids")
+    p.add_argument("--data", type=Path, help="a course-format set to browse and label (default: MNIST-test course set)")
+    p.add_argument("--labels-db", type=Path, default=Path("labels.db"))
+    p.add_argument("--cache-dir", type=Path, default=Path(".cache/digitsum"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    start = time.perf_counter()
+    args = parse_args(argv)
+    try:
+        service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir)
+        demo = build(service)
+    except DigitsumError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    service.warm_up()
+    demo.queue().launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, quiet=True)
+    print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - start:.1f} s", flush=True)
+    demo.block_thread()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Everything the app does, without the UI: checkpoints by name, one image through them, the test
+set scored once per checkpoint (cached), error views, and the labeling queue. `app.py` wires it to
+Gradio; tests drive it directly."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import analysis
+from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
+from .errors import DataError, DigitsumError
+from .labeldb import LabelStore, parse_digits
+from .predict import Prediction, predict_image
+from .realdata import CourseDataset, load_dataset, save_course_dataset
+from .sumdist import most_likely_digits_for_sum
+
+DEFAULT_TEST = dict(split="test", n=10000, seed=1234)  # the README's test set: same numbers everywhere
+
+
+def discover_checkpoints(specs) -> dict[str, str]:
+    """Folders that are checkpoints, folders of checkpoint folders, or Hub repo ids -> {name: location}."""
+    found = {}
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir() and is_checkpoint(path):
+            found[path.name] = str(path)
+        elif path.is_dir():
+            for sub in sorted(path.iterdir()):
+                if sub.is_dir() and is_checkpoint(sub):
+                    found[sub.name] = str(sub)
+        elif str(spec).count("/") == 1 and not path.exists():
+            found[str(spec)] = str(spec)  # a Hub repo id, loaded when first used
+        else:
+            raise DataError(f"{spec}: no checkpoint folder here")
+    if not found:
+        raise DataError(f"no checkpoints found in {', '.join(map(str, specs))}")
+    return found
+
+
+def default_test_set(cache_dir: Path) -> CourseDataset:
+    """The course-layout test set from the vendored MNIST test digits, built once and cached."""
+    folder = Path(cache_dir) / "test-{split}-{n}-seed{seed}".format(**DEFAULT_TEST)
+    if not (folder / "digits0.npy").is_file():
+        from .synth import generate_dataset
+        images, digits = generate_dataset(DEFAULT_TEST["split"], DEFAULT_TEST["n"], DEFAULT_TEST["seed"])
+        tmp = folder.with_name(folder.name + ".tmp")
+        save_course_dataset(tmp, images, digits.sum(1), digits)
+        tmp.replace(folder) if not folder.exists() else None
+    return load_dataset(folder)
+
+
+class DigitsumService:
+    def __init__(self, checkpoint_specs=("checkpoints",), data_dir=None, labels_db="labels.db",
+                 cache_dir=".cache/digitsum"):
+        self.cache_dir = Path(cache_dir)
+        self.locations = discover_checkpoints(checkpoint_specs)
+        self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
+        self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
+        self.store = LabelStore(labels_db)
+        self._models: dict[str, torch.nn.Module] = {}
+        self._scores: dict[str, analysis.ScoredSet] = {}
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def names(self) -> list[str]:
+        return list(self.locations)
+
+    def model(self, name: str):
+        if name not in self.locations:
+            raise DigitsumError(f"unknown checkpoint {name!r}; choose from {', '.join(self.names)}")
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = load_checkpoint(self.locations[name])
+            return self._models[name]
+
+    def predict(self, image, name: str, check_places: bool = False) -> Prediction:
+        return predict_image(self.model(name), image, check_places=check_places)
+
+    def compare(self, image, names) -> list[tuple[str, Prediction]]:
+        if not names:
+            raise DigitsumError("choose at least one checkpoint to compare")
+        return [(n, self.predict(image, n)) for n in names]
+
+    # ---------------------------------------------------------------- the test set, scored once
+    def scored(self, name: str) -> analysis.ScoredSet:
+        model = self.model(name)
+        with self._lock:
+            if name not in self._scores:
+                location = Path(self.locations[name])
+                ckpt_dir = location if location.is_dir() else None
+                self._scores[name] = analysis.score_dataset(model, self.dataset, ckpt_dir, self.cache_dir)
+            return self._scores[name]
+
+    def warm_up(self) -> threading.Thread:
+        """Score every checkpoint in the background, so the Errors and Compare tabs open fast."""
+        def run():
+            for name in self.names:
+                try:
+                    self.scored(name)
+                except DigitsumError:
+                    pass  # shown when the user picks that checkpoint
+        thread = threading.Thread(target=run, daemon=True, name="digitsum-warm-up")
+        thread.start()
+        return thread
+
+    def metrics_rows(self, names) -> list[dict]:
+        rows = []
+        for name in names:
+            m = analysis.metrics(self.scored(name), self.dataset)
+            per_sum = m["per_sum_accuracy"]
+            worst = min(per_sum, key=per_sum.get)
+            rows.append({
+                "checkpoint": name,
+                "sum accuracy": round(m["sum_accuracy"], 4),
+                "digit accuracy": None if m["digit_accuracy"] is None else round(m["digit_accuracy"], 4),
+                "by place": "" if m["place_accuracy"] is None else " ".join(f"{v:.3f}" for v in m["place_accuracy"]),
+                "worst sum": f"{worst}: {per_sum[worst]:.3f}",
+                "images/s": round(m["images_per_second"]),
+                "trained": load_metrics(self.locations[name]).get("validation", {}) and "yes" or "",
+            })
+        return rows
+
+    def per_sum_accuracy(self, names) -> dict[str, dict[int, float]]:
+        return {n: analysis.metrics(self.scored(n), self.dataset)["per_sum_accuracy"] for n in names}
+
+    def disagreements(self, names) -> dict:
+        if len(names) < 2:
+            raise DigitsumError("choose two or more checkpoints to see where they disagree")
+        return analysis.disagreements({n: self.scored(n) for n in names}, self.dataset)
+
+    def errors(self, name, true_sum=None, pred_sum=None, wrong_place=None, min_confidence=0.0,
+               max_confidence=1.0, sort_by="loss") -> np.ndarray:
+        return analysis.find_errors(self.scored(name), self.dataset, true_sum, pred_sum, wrong_place,
+                                    min_confidence, max_confidence, sort_by)
+
+    def digit_confusion(self, name):
+        return analysis.digit_confusion(self.scored(name), self.dataset)
+
+    def sum_confusion(self, name):
+        return analysis.sum_confusion(self.scored(name), self.dataset)
+
+    def confusion_examples(self, name, kind: str, true: int, pred: int) -> np.ndarray:
+        fn = analysis.digit_cell if kind == "digit" else analysis.sum_cell
+        return fn(self.scored(name), self.dataset, true, pred)
+
+    def item(self, index: int) -> np.ndarray:
+        if not 0 <= index < len(self.dataset):
+            raise DigitsumError(f"index {index} is outside the dataset (0-{len(self.dataset) - 1})")
+        return self.dataset.images[index]
+
+    def caption(self, name: str, index: int) -> str:
+        s = self.scored(name)
+        text = f"#{index}: true {self.dataset.sums[index]}, predicted {s.pred_sum[index]} ({s.confidence[index]:.0%})"
+        if self.dataset.digits is not None and s.pred_digits is not None:
+            text += f" | {''.join(map(str, self.dataset.digits[index]))} read as {''.join(map(str, s.pred_digits[index]))}"
+        return text
+
+    def detail(self, name: str, index: int) -> dict:
+        s = self.scored(name)
+        return {"image": self.item(index), "true_sum": int(self.dataset.sums[index]),
+                "true_digits": None if self.dataset.digits is None else self.dataset.digits[index].tolist(),
+                "digit_probs": None if s.digit_probs is None else s.digit_probs[index],
+                "sum_probs": s.sum_probs[index], "caption": self.caption(name, index)}
+
+    # ---------------------------------------------------------------- labeling
+    @property
+    def label_source(self) -> str:
+        return self.dataset_name
+
+    def label_progress(self) -> tuple[int, int]:
+        return len(self.store.labeled_items(self.label_source)), len(self.dataset)
+
+    def next_unlabeled(self, after: int = -1) -> int | None:
+        done = self.store.labeled_items(self.label_source)
+        for index in range(after + 1, len(self.dataset)):
+            if index not in done:
+                return index
+        return None
+
+    def suggestion(self, index: int, name: str | None = None) -> list[int] | None:
+        """The most likely four digits that add up to the known sum (None without a digits head)."""
+        for candidate in ([name] if name else self.names):
+            scored = self.scored(candidate)
+            if scored.digit_probs is not None:
+                digits, _ = most_likely_digits_for_sum(torch.from_numpy(scored.digit_probs[index:index + 1]),
+                                                       torch.tensor([int(self.dataset.sums[index])]))
+                return digits[0].tolist()
+        return None
+
+    def save_item_label(self, index: int, text) -> int:
+        digits = parse_digits(text)
+        known = int(self.dataset.sums[index])
+        if sum(digits) != known:
+            raise DigitsumError(f"{''.join(map(str, digits))} adds up to {sum(digits)}, but this image's sum is {known}")
+        return self.store.save(self.item(index), digits, source=self.label_source, item=index)
+
+    def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
+        return self.store.save(canvas, parse_digits(text), source=source)
+
+    def undo_label(self, row_id: int) -> None:
+        self.store.delete(row_id)
+
+    def export_labels(self, folder) -> list[Path]:
+        return self.store.export(folder)
