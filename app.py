@@ -145,7 +145,8 @@ def build(service: DigitsumService) -> gr.Blocks:
                 err_sort = gr.Radio(["loss", "confidence", "index"], value="loss",
                                     label="sort by (loss: likely label errors first)")
             err_count = gr.Markdown()
-            err_gallery = gr.Gallery(label="misclassified test images", columns=4, height=420, elem_id="errors-gallery")
+            err_gallery = gr.Gallery(label="misclassified test images", columns=4, height=420, elem_id="errors-gallery",
+                                     allow_preview=False)
             with gr.Row():
                 err_detail_img = gr.Image(label="detail", interactive=False)
                 err_detail_md = gr.Markdown()

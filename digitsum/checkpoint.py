@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_folder
 from .errors import CheckpointError
 from .models import DigitSumNet
 
@@ -38,9 +36,7 @@ def save_checkpoint(model: DigitSumNet, folder, info: dict | None = None, metric
                     half: bool = False) -> Path:
     """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         to_save = model
         if half:  # fp16 weights halve the file; loading casts them back to float32
             to_save = DigitSumNet(**_config_of(model))
@@ -49,13 +45,6 @@ def save_checkpoint(model: DigitSumNet, folder, info: dict | None = None, metric
         to_save.save_pretrained(tmp)
         (tmp / CARD).write_text(model_card(folder.name, model, info or {}, metrics or {}))
         (tmp / METRICS).write_text(json.dumps(metrics or {}, indent=2))
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
@@ -119,6 +108,3 @@ def load_metrics(folder) -> dict:
 def is_checkpoint(folder) -> bool:
     return (Path(folder) / CONFIG).is_file() and (Path(folder) / WEIGHTS).is_file()
 
-
-def finite_or_none(x: float) -> float | None:
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None

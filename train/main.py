@@ -278,7 +278,7 @@ def main(args) -> dict:
                     best = score
                     save_checkpoint(final_net, args.out / "best", card_info(args, command, done, wall, device),
                                     {"validation": _val_metrics(record)}, half=args.half)
-                save_state(args.out / "last", model=model, ema=ema, optimizer=optimizer, rng={},
+                save_state(args.out / "last", model=model, ema=ema, optimizer=optimizer,
                            info={"step": done, "wall_seconds": wall, "best": best, "command": command})
                 result = record
             if world > 1:

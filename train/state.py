@@ -3,13 +3,12 @@ a temporary folder and renamed into place, so a kill never leaves a half-written
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from digitsum.atomic import atomic_folder
 
 
 def _flatten_optimizer(opt_state: dict) -> tuple[dict, dict]:
@@ -33,32 +32,22 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_state(folder: Path, *, model, ema, optimizer, rng: dict[str, torch.Tensor], info: dict) -> None:
+def save_state(folder: Path, *, model, ema, optimizer, info: dict) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
     opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
     tensors.update(opt_tensors)
-    tensors.update({f"rng.{k}": v.cpu() for k, v in rng.items()})
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".state.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         save_file(tensors, str(tmp / "state.safetensors"))
         (tmp / "state.json").write_text(json.dumps({**info, "optimizer": opt_meta}, indent=1))
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_state(folder: Path) -> tuple[dict, dict]:
-    """-> (tensors by group: model, ema, rng; info incl. 'optimizer_state')."""
+    """-> (tensors by group: model, ema; info incl. 'optimizer_state')."""
     info = json.loads((folder / "state.json").read_text())
     flat = load_file(str(folder / "state.safetensors"))
-    groups = {"model": {}, "ema": {}, "rng": {}}
+    groups = {"model": {}, "ema": {}}
     for name, value in flat.items():
         head, rest = name.split(".", 1)
         if head in groups:

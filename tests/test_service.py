@@ -1,0 +1,113 @@
+"""The library functions behind each tab of the app, called directly."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitsum.errors import BlankImageError, DataError, DigitsumError
+from digitsum.labeldb import LabelStore
+from digitsum.predict import drawing_to_gray
+from digitsum.realdata import load_dataset
+from digitsum.service import DigitsumService
+
+
+@pytest.fixture
+def service(tmp_path, course_set, tiny_checkpoint):
+    return DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "labels.db",
+                           cache_dir=tmp_path / "cache")
+
+
+def test_draw_tab_predicts_a_sketchpad_value_and_flags_empty_places(service, course_set):
+    image = load_dataset(course_set).images[0]
+    drawing = np.full((160, 672, 3), 255, np.uint8)            # black ink on white, four times larger
+    big = np.asarray(Image.fromarray(255 - image).resize((672, 160)))
+    drawing[..., :] = big[..., None]
+    drawing[:, 504:] = 255                                      # wipe the fourth place
+    pred = service.predict(drawing_to_gray({"composite": drawing, "layers": [], "background": None}), "tiny",
+                           check_places=True)
+    assert pred.digit_probs.shape == (4, 10) and pred.sum_probs.shape == (37,)
+    assert np.isclose(pred.sum_probs.sum(), 1, atol=1e-4) and 0 <= pred.total <= 36
+    assert pred.canvas.shape == (40, 168)
+    assert any("place 4 looks empty" in w for w in pred.warnings)
+    data = pred.to_json("tiny")
+    assert len(data["digits"]) == 4 and len(data["digit_probs"]) == 4 and len(data["sum_probs"]) == 37
+
+
+def test_blank_canvas_and_guides_only_are_reported_not_predicted(service):
+    with pytest.raises(BlankImageError):
+        drawing_to_gray({"composite": None, "layers": [], "background": None})
+    guides = np.full((160, 672, 3), 255, np.uint8)
+    guides[10:12, :] = 215                                      # light guide lines are paper
+    with pytest.raises(BlankImageError):
+        service.predict(drawing_to_gray({"composite": guides}), "tiny")
+
+
+def test_unknown_checkpoint_is_a_clear_error(service):
+    with pytest.raises(DigitsumError, match="unknown checkpoint"):
+        service.model("nope")
+    with pytest.raises(DataError, match="no checkpoint"):
+        DigitsumService(["/definitely/not/here"])
+
+
+def test_compare_and_errors_tabs(service, tmp_path, tiny_checkpoint):
+    import shutil
+    shutil.copytree(tiny_checkpoint, tiny_checkpoint.parent / "tiny_copy", dirs_exist_ok=True)
+    svc = DigitsumService([str(tiny_checkpoint.parent)], data_dir=service.dataset.source,
+                          labels_db=tmp_path / "l2.db", cache_dir=tmp_path / "cache")
+    assert set(svc.names) >= {"tiny", "tiny_copy"}
+    rows = svc.metrics_rows(["tiny", "tiny_copy"])
+    assert rows[0]["sum accuracy"] == rows[1]["sum accuracy"]   # same weights, same scores
+    found = svc.disagreements(["tiny", "tiny_copy"])
+    assert len(found["disagree"]) == 0 and all(len(v) == 0 for v in found["only_right"].values())
+    errors = svc.errors("tiny")
+    wrong = svc.scored("tiny").pred_sum != svc.dataset.sums
+    assert sorted(errors.tolist()) == np.nonzero(wrong)[0].tolist()
+    losses = svc.scored("tiny").loss(svc.dataset.sums)[errors]
+    assert np.all(np.diff(losses) <= 1e-9)                       # likely label errors first
+    for s in set(svc.dataset.sums[errors].tolist()):
+        assert (svc.dataset.sums[svc.errors("tiny", true_sum=s)] == s).all()
+    place = svc.errors("tiny", wrong_place=2)
+    assert (svc.scored("tiny").pred_digits[place, 1] != svc.dataset.digits[place, 1]).all()
+    cm = svc.digit_confusion("tiny")
+    assert cm.shape == (10, 10) and cm.sum() == 4 * len(svc.dataset)
+    scm = svc.sum_confusion("tiny")
+    t, p = int(svc.dataset.sums[0]), int(svc.scored("tiny").pred_sum[0])
+    assert 0 in svc.confusion_examples("tiny", "sum", t, p) and scm[t, p] >= 1
+    detail = svc.detail("tiny", 0)
+    assert detail["digit_probs"].shape == (4, 10) and detail["true_digits"] == svc.dataset.digits[0].tolist()
+    # scores are cached on disk: a new service reads them back without the model running again
+    again = DigitsumService([str(tiny_checkpoint.parent)], data_dir=service.dataset.source,
+                            labels_db=tmp_path / "l2.db", cache_dir=tmp_path / "cache")
+    assert np.allclose(again.scored("tiny").sum_probs, svc.scored("tiny").sum_probs)
+
+
+def test_label_queue_save_skip_undo_export(service, tmp_path):
+    first = service.next_unlabeled()
+    assert first == 0
+    hint = service.suggestion(first)
+    assert sum(hint) == service.dataset.sums[first]
+    row = service.save_item_label(first, "".join(map(str, hint)))
+    assert service.label_progress() == (1, len(service.dataset)) and service.next_unlabeled() == 1
+    with pytest.raises(DigitsumError, match="adds up to"):
+        service.save_item_label(1, "0000" if service.dataset.sums[1] else "0001")
+    with pytest.raises(DigitsumError, match="four digits"):
+        service.save_item_label(1, "12a4")
+    assert service.label_progress()[0] == 1                     # bad input lost nothing
+    service.undo_label(row)
+    assert service.label_progress()[0] == 0
+    service.save_item_label(0, service.dataset.digits[0])
+    service.save_drawing(np.zeros((40, 168), np.float32) + 0.5, "1 2 3 4")
+    files = service.export_labels(tmp_path / "export")
+    exported = load_dataset(tmp_path / "export")
+    assert len(files) == 3 and len(exported) == 2 and exported.digits[1].tolist() == [1, 2, 3, 4]
+
+
+def test_labels_survive_a_crash_and_reject_bad_digits(tmp_path):
+    store = LabelStore(tmp_path / "l.db")
+    store.save(np.zeros((40, 168), np.uint8), [1, 2, 3, 4])
+    with pytest.raises(DataError):
+        store.save(np.zeros((40, 168), np.uint8), [1, 2, 3])
+    reopened = LabelStore(tmp_path / "l.db")                    # a new process sees the committed row
+    assert reopened.count() == 1 and reopened.rows()[0][3] == "1234"
+    (tmp_path / "bad.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DataError, match="not a usable labels database"):
+        LabelStore(tmp_path / "bad.db")
