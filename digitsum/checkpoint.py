@@ -2,6 +2,8 @@
 + metrics.json, written and read through PyTorchModelHubMixin. Never unpickles anything."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -63,7 +65,10 @@ def _load_local(folder: Path) -> DigitSumNet:
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{folder / CONFIG}: not a digitsum config ({e})") from None
     try:
-        return DigitSumNet.from_pretrained(str(folder))
+        # huggingface_hub prints "Loading weights from local directory" on stdout, which would
+        # break `evaluate --json` (one JSON object on stdout): keep it out
+        with contextlib.redirect_stdout(io.StringIO()):
+            return DigitSumNet.from_pretrained(str(folder))
     except TypeError as e:
         raise CheckpointError(f"{folder / CONFIG}: config does not fit a DigitSumNet ({e})") from None
     except Exception as e:  # safetensors raises its own errors on truncated or foreign files
