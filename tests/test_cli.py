@@ -1,15 +1,19 @@
 """The command-line tools, run as a user runs them: through `python -m digitsum`."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def run(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "digitsum", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_make_dataset_writes_the_course_format_deterministically(tmp_path):
