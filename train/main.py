@@ -159,6 +159,8 @@ def main(args) -> dict:
     command = "python -m train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     reseed(args.seed, 0, 0)   # identical initial weights on every rank
     model = create_model(args.model).to(device)
+    if args.init:
+        model.load_state_dict(initial_weights(args.init, model))
     cuda = device.type == "cuda"
     model = model.to(memory_format=torch.channels_last)  # faster convolutions on GPU and CPU alike
     head = model.head_kind
@@ -294,6 +296,17 @@ def main(args) -> dict:
     return result
 
 
+def initial_weights(location, model) -> dict:
+    """The weights of a checkpoint that has the same architecture as `model`."""
+    from digitsum.checkpoint import load_checkpoint
+    source = load_checkpoint(location)
+    mine = (model.trunk_name, model.head_kind, model.height, model.width)
+    theirs = (source.trunk_name, source.head_kind, source.height, source.width)
+    if mine != theirs:
+        raise DigitsumError(f"--init {location}: its model {theirs} differs from --model {mine}")
+    return source.state_dict()
+
+
 def _concat(a: LabeledTensors, b: LabeledTensors) -> LabeledTensors:
     a.images, a.sums = torch.cat([a.images, b.images]), torch.cat([a.sums, b.sums])
     a.digits = torch.cat([a.digits, b.digits])
@@ -305,7 +318,7 @@ def _val_metrics(record: dict) -> dict:
 
 
 def card_info(args, command, step, wall, device) -> dict:
-    return {"command": command, "model": args.model,
+    return {"command": command, "model": args.model, "initialised from": args.init or "random weights",
             "data": f"real sum-only {[str(p) for p in args.real]}, real with digits {[str(p) for p in args.real_digits]}, "
                     f"labels db {args.labels_db}, synthetic fraction {args.synthetic_fraction} "
                     f"(layout {args.layout}, augment {args.augment}, MNIST train digits)",

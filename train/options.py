@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--model", choices=sorted(MODELS), default="resnet_small")
+    g.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights (fine-tuning); "
+                   "its trunk and head must match --model")
     g.add_argument("--steps", type=int, default=3000)
     g.add_argument("--batch-size", type=int, default=128, help="per process")
     g.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
