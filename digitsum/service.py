@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import analysis
+from .atomic import atomic_folder
 from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
 from .errors import DataError, DigitsumError
 from .labeldb import LabelStore, parse_digits
@@ -46,9 +47,8 @@ def default_test_set(cache_dir: Path) -> CourseDataset:
     if not (folder / "digits0.npy").is_file():
         from .synth import generate_dataset
         images, digits = generate_dataset(DEFAULT_TEST["split"], DEFAULT_TEST["n"], DEFAULT_TEST["seed"])
-        tmp = folder.with_name(folder.name + ".tmp")
-        save_course_dataset(tmp, images, digits.sum(1), digits)
-        tmp.replace(folder) if not folder.exists() else None
+        with atomic_folder(folder) as tmp:  # a half-built set is never mistaken for a cached one
+            save_course_dataset(tmp, images, digits.sum(1), digits)
     return load_dataset(folder)
 
 

@@ -65,10 +65,17 @@ class LabeledTensors:
 
     def __init__(self, images: np.ndarray, sums: np.ndarray, digits: np.ndarray | None, height: int, width: int,
                  device):
-        canvases = fit_batch(images, height, width)                        # float32, fitted to the model
-        self.images = torch.from_numpy((canvases * 255).round().astype(np.uint8)).unsqueeze(1).to(device)
+        images = self.fit(images, height, width)
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(device)
         self.sums = torch.from_numpy(np.asarray(sums, np.int64)).to(device)
         self.digits = None if digits is None else torch.from_numpy(np.asarray(digits, np.int64)).to(device)
+
+    @staticmethod
+    def fit(images: np.ndarray, height: int, width: int) -> np.ndarray:
+        """uint8 (N, h, w) -> uint8 (N, height, width); untouched when the size already matches."""
+        if images.shape[1:] == (height, width):
+            return images
+        return (fit_batch(images, height, width) * 255).round().astype(np.uint8)
 
     def __len__(self):
         return len(self.sums)
@@ -86,8 +93,8 @@ def load_real(paths, with_digits: bool, model, device) -> LabeledTensors | None:
         for p in parts:
             if p.digits is None:
                 raise DigitsumError(f"{p.source}: --real-digits needs digit labels (digits*.npy or d1..d4 columns)")
-    fitted = [fit_batch(p.images, model.height, model.width) for p in parts]
-    images = np.concatenate([(f * 255).round().astype(np.uint8) for f in fitted])
+    # parts may differ in canvas size: fit each to the model's canvas, then join them
+    images = np.concatenate([LabeledTensors.fit(p.images, model.height, model.width) for p in parts])
     sums = np.concatenate([p.sums for p in parts])
     digits = np.concatenate([p.digits for p in parts]) if with_digits else None
     return LabeledTensors(images, sums, digits, model.height, model.width, device)
@@ -170,7 +177,7 @@ def main(args) -> dict:
     real_digit = load_real(args.real_digits, True, model, device)
     if args.labels_db:
         from digitsum.labeldb import LabelStore
-        labeled = LabelStore(args.labels_db).as_dataset()
+        labeled = LabelStore(args.labels_db).as_dataset(model.height, model.width)
         if len(labeled):
             db = LabeledTensors(labeled.images, labeled.sums, labeled.digits, model.height, model.width, device)
             real_digit = db if real_digit is None else _concat(real_digit, db)
