@@ -72,48 +72,72 @@ def to_white_on_black(gray: np.ndarray) -> np.ndarray:
     return 1.0 - gray if np.median(border) > 0.5 else gray
 
 
-def _ink_mask(wob: np.ndarray) -> np.ndarray:
-    background = np.median(wob)
-    span = wob.max() - background
+def _smooth(gray: np.ndarray) -> np.ndarray:
+    """3x3 box mean: pixel noise shrinks threefold while strokes (2+ px wide) keep their level."""
+    padded = np.pad(gray, 1, mode="constant", constant_values=np.median(gray))
+    h, w = gray.shape
+    return sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def _ink_masks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-> (faint, strong) ink masks. Both are thresholded after smoothing, so that a noisy
+    background does not count as ink. `faint` (anything clearly above the noise) bounds the crop,
+    so a faint digit is never cut off; `strong` measures digit heights."""
+    smooth = _smooth(wob)
+    background = np.median(smooth)
+    span = smooth.max() - background
     if span < 0.08:
         raise BlankImageError("the image is blank: draw or upload four digits")
-    mask = wob > background + 0.3 * span
-    if mask.sum() < 12:
+    noise = 1.4826 * np.median(np.abs(smooth - background))   # robust std of the background
+    faint = smooth > background + max(0.1 * span, 4 * noise)
+    strong = smooth > background + 0.35 * span
+    if strong.sum() < 12:
         raise BlankImageError("the image is almost blank: too little ink to read four digits")
-    return mask
+    return faint, strong
 
 
 def _digit_height(mask: np.ndarray) -> float:
-    """Typical height of one digit: the median ink height over runs of inked columns."""
-    cols = mask.any(axis=0)
-    heights, start = [], None
+    """Typical height of one digit: the median ink height over runs of inked columns (runs narrower
+    than 3 px are specks, not digits, unless there is nothing else)."""
+    cols = mask.sum(axis=0) >= 2
+    runs, start = [], None
     for x, inked in enumerate(np.append(cols, False)):
         if inked and start is None:
             start = x
         elif not inked and start is not None:
             rows = np.nonzero(mask[:, start:x].any(axis=1))[0]
-            heights.append(rows[-1] - rows[0] + 1)
+            runs.append((x - start, rows[-1] - rows[0] + 1))
             start = None
-    return float(np.median(heights))
+    if not runs:   # thin one-pixel strokes only
+        rows = np.nonzero(mask.any(axis=1))[0]
+        return float(rows[-1] - rows[0] + 1)
+    wide = [h for w, h in runs if w >= 3] or [h for _, h in runs]
+    return float(np.median(wide))
 
 
 def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     """Any image -> (height, width) float32 canvas in [0, 1], white on black, as the model expects.
     Raises BlankImageError for blank or near-blank input."""
     gray = to_white_on_black(to_gray(image))
-    mask = _ink_mask(gray)
+    faint, strong = _ink_masks(gray)
     if gray.shape == (height, width):
         return gray.astype(np.float32)
-    background = np.median(gray)
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    # the background level, noise included: what the brightest 10 % of non-ink pixels reach
+    # (0 on a clean image). Below it is black, so a noisy upload looks more like the clean
+    # canvases the model mostly trained on, and has no box of noise around the crop.
+    background = np.percentile(gray[~faint], 90) if (~faint).any() else np.median(gray)
+    # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through)
+    rows, cols = np.nonzero(faint.sum(axis=1) >= 2)[0], np.nonzero(faint.sum(axis=0) >= 2)[0]
+    if len(rows) == 0 or len(cols) == 0:
+        rows, cols = np.nonzero(faint.any(axis=1))[0], np.nonzero(faint.any(axis=0))[0]
     pad = 2
     top, bottom = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, gray.shape[0])
     left, right = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, gray.shape[1])
     crop = gray[top:bottom, left:right]
-    # contrast stretch: background to 0, the brightest ink to 1
+    # contrast stretch: the background to 0, the brightest ink to 1
     crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
     # scale so one digit is ~20 px tall, but never beyond the canvas (no stretching: one factor)
-    scale = min(DIGIT_HEIGHT / _digit_height(mask), (height - 2) / crop.shape[0],
+    scale = min(DIGIT_HEIGHT / _digit_height(strong), (height - 2) / crop.shape[0],
                 (width - LEFT_MARGIN - 2) / crop.shape[1])
     new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.BOX

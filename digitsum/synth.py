@@ -121,10 +121,14 @@ class FourDigitGenerator:
             gy = torch.addcmul(sin[:, None] * self._grid_x, cos[:, None], self._grid_y)
             grid = torch.stack([gx, gy], dim=-1).view(b, PATCH, PATCH, 2)
             flat = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        for p, sign in ((a.thicken_p, 1.0), (a.thin_p, -1.0)):  # dilate / erode a subset of digits
-            if p:
-                sel = self._subset(b, p)
-                flat[sel] = sign * F.max_pool2d(sign * flat[sel], 3, 1, 1)
+        if a.thicken_p:  # dilate a subset of digits (3x3 max filter)
+            sel = self._subset(b, a.thicken_p)
+            flat[sel] = F.max_pool2d(flat[sel], 3, 1, 1)
+        if a.thin_p:     # erode a subset (3x3 min filter), but never so far that a digit vanishes:
+            sel = self._subset(b, a.thin_p)   # a thin stroke erodes to nothing, and its label would lie
+            eroded = -F.max_pool2d(-flat[sel], 3, 1, 1)
+            kept = eroded.sum((1, 2, 3)) >= 0.5 * flat[sel].sum((1, 2, 3))
+            flat[sel[kept]] = eroded[kept]
         if a.faint_p:
             sel = self._subset(b, a.faint_p)
             flat[sel] *= self._uniform(len(sel), *a.ink).view(-1, 1, 1, 1)

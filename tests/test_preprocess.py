@@ -54,6 +54,21 @@ def test_large_drawing_is_scaled_to_native_digit_size_without_stretching(course_
     assert cols[0] < 12                                # left-aligned like the course layout
 
 
+def test_noisy_background_does_not_change_the_fit():
+    # noise must neither count as ink (a crop of the whole image, a wrong digit height) nor hide
+    # a faint digit from the crop: the noisy fit's column profile matches the clean fit's
+    images, _ = generate_dataset("test", 8, seed=3)
+    image = images[np.argmax([np.nonzero((im > 40).any(0))[0][-1] for im in images])]
+    right = np.nonzero((image > 40).any(0))[0][-1]
+    bigger = np.zeros((48, 200), np.float32)
+    bigger[4:44, 16:184] = image / 255.0
+    bigger[4:44, 16 + right - 18:184] *= 0.4                         # a faint last digit
+    noisy = (bigger + np.random.default_rng(0).normal(0, 0.1, bigger.shape)).clip(0, 1)
+    clean_fit, noisy_fit = fit_to_canvas(bigger), fit_to_canvas(noisy.astype(np.float32))
+    assert np.corrcoef(clean_fit.sum(0), noisy_fit.sum(0))[0, 1] > 0.9
+    assert np.corrcoef(clean_fit.sum(1), noisy_fit.sum(1))[0, 1] > 0.9
+
+
 def test_blank_and_near_blank_input_is_reported():
     with pytest.raises(BlankImageError, match="blank"):
         fit_to_canvas(np.full((40, 168), 255, np.uint8))

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from digitsum.mnist import load_mnist
-from digitsum.synth import LAYOUTS, generate_dataset, make_generator
+from dataclasses import replace
+
+from digitsum.synth import AUGMENTS, LAYOUTS, FourDigitGenerator, generate_dataset, make_generator
 
 
 @pytest.mark.parametrize("layout,augment", [("course", "none"), ("train", "train"), ("hard", "hard"), ("naive", "none")])
@@ -15,6 +17,19 @@ def test_batches_have_the_layout_shape_and_labels(layout, augment):
     assert images.shape == (16, 1, L.height, L.width) and images.dtype == torch.float32
     assert digits.shape == (16, 4) and 0 <= digits.min() and digits.max() <= 9
     assert 0 <= images.min() and images.max() <= 1 and images.amax(dim=(1, 2, 3)).min() > 0.3
+
+
+@pytest.mark.parametrize("augment", ["train", "hard"])
+def test_no_digit_vanishes_under_augmentation(augment):
+    # a label must name a visible digit: thinning a thin, faint stroke must not erase it. The naive
+    # layout gives each digit its own 28 px slot; canvas noise is off so only ink counts.
+    x, y = load_mnist("test")
+    distort_only = replace(AUGMENTS[augment], noise_p=0.0, blur_p=0.0)
+    gen = FourDigitGenerator(x, y, LAYOUTS["naive"], distort_only, seed=5)
+    images, _ = gen.sample(3000)
+    slots = images[:, 0, :, :112].reshape(3000, 40, 4, 28)            # (B, H, slot, 28)
+    ink_per_digit = (slots > 0.15).sum(dim=(1, 3))                      # (B, 4)
+    assert ink_per_digit.min() >= 12
 
 
 def test_same_seed_same_images_other_seed_other_images():
