@@ -10,14 +10,24 @@ torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
-def course_set(tmp_path_factory):
-    """A small course-format set (40x168) built from MNIST test digits, with digit labels."""
+def make_course_set(tmp_path_factory):
+    """-> make(n, seed): a course-format set (40x168) of n images built from MNIST test digits,
+    with digit labels, in a fresh folder."""
     from digitsum.realdata import save_course_dataset
     from digitsum.synth import generate_dataset
-    images, digits = generate_dataset("test", 64, seed=5)
-    folder = tmp_path_factory.mktemp("course")
-    save_course_dataset(folder, images, digits.sum(1), digits)
-    return folder
+
+    def make(n: int, seed: int):
+        images, digits = generate_dataset("test", n, seed=seed)
+        folder = tmp_path_factory.mktemp("course")
+        save_course_dataset(folder, images, digits.sum(1), digits)
+        return folder
+    return make
+
+
+@pytest.fixture(scope="session")
+def course_set(make_course_set):
+    """A small course-format set, for plumbing tests."""
+    return make_course_set(64, seed=5)
 
 
 @pytest.fixture(scope="session")

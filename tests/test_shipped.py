@@ -12,8 +12,6 @@ from drawings import draw_polylines
 
 from digitsum.checkpoint import load_checkpoint
 from digitsum.predict import drawing_to_gray, predict_image
-from digitsum.realdata import save_course_dataset
-from digitsum.synth import generate_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
@@ -24,11 +22,8 @@ FLOORS = {"digitsum-small": 0.95, "naive-concat": 0.0}
 
 
 @pytest.fixture(scope="module")
-def fresh_course_set(tmp_path_factory):
-    images, digits = generate_dataset("test", 500, seed=777)
-    folder = tmp_path_factory.mktemp("fresh")
-    save_course_dataset(folder, images, digits.sum(1), digits)
-    return folder
+def fresh_course_set(make_course_set):
+    return make_course_set(500, seed=777)
 
 
 def test_at_least_two_checkpoints_ship_with_model_cards():
