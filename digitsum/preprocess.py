@@ -16,6 +16,7 @@ from .errors import BlankImageError, DataError
 
 DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
+MAX_GAP = 12           # px between digits (at native size) that a too-wide image is squeezed to
 MAX_PIXELS = 40_000_000  # larger uploads are refused, not decoded
 
 
@@ -115,6 +116,16 @@ def _digit_height(mask: np.ndarray) -> float:
     return float(np.median(wide))
 
 
+def _gap_columns_to_keep(ink_columns: np.ndarray, max_gap: int) -> np.ndarray:
+    """Boolean mask of columns that keeps ink and at most `max_gap` columns of each empty run."""
+    keep = np.ones(len(ink_columns), bool)
+    run = 0
+    for x, inked in enumerate(ink_columns):
+        run = 0 if inked else run + 1
+        keep[x] = run <= max_gap
+    return keep
+
+
 def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     """Any image -> (height, width) float32 canvas in [0, 1], white on black, as the model expects.
     Raises BlankImageError for blank or near-blank input."""
@@ -136,9 +147,14 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     crop = gray[top:bottom, left:right]
     # contrast stretch: the background to 0, the brightest ink to 1
     crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
+    digit_scale = DIGIT_HEIGHT / _digit_height(strong)
+    if crop.shape[1] * digit_scale > width - LEFT_MARGIN - 2:
+        # too wide at native digit size (small digits far apart, as in a drawing, or a wide
+        # canvas): shorten the empty gaps before shrinking the digits below what MNIST looks like
+        max_gap = round(MAX_GAP / digit_scale)
+        crop = crop[:, _gap_columns_to_keep(faint[top:bottom, left:right].any(axis=0), max_gap)]
     # scale so one digit is ~20 px tall, but never beyond the canvas (no stretching: one factor)
-    scale = min(DIGIT_HEIGHT / _digit_height(strong), (height - 2) / crop.shape[0],
-                (width - LEFT_MARGIN - 2) / crop.shape[1])
+    scale = min(digit_scale, (height - 2) / crop.shape[0], (width - LEFT_MARGIN - 2) / crop.shape[1])
     new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.BOX
                                                                    if scale < 1 else Image.Resampling.BILINEAR)

@@ -22,13 +22,15 @@ STROKES = {
 }
 
 
-def draw_polylines(text: str, width: int, size=(672, 160)) -> Image.Image:
-    """Black strokes of `width` px on white, one digit per quarter of the canvas (the app's boxes)."""
+def draw_polylines(text: str, width: int, size=(672, 160), scale: float = 1.0) -> Image.Image:
+    """Black strokes of `width` px on white, one digit per quarter of the canvas (the app's boxes),
+    `scale` times the box height, centred in its box."""
     image = Image.new("RGB", size, "white")
     pen = ImageDraw.Draw(image)
     box_w, box_h = size[0] / len(text), size[1]
     for k, digit in enumerate(text):
         for stroke in STROKES[digit]:
-            pen.line([((k + x) * box_w, y * box_h) for x, y in stroke], fill="black", width=width,
-                     joint="curve")
+            points = [((k + 0.5 + (x - 0.5) * scale) * box_w, (0.5 + (y - 0.5) * scale) * box_h)
+                      for x, y in stroke]
+            pen.line(points, fill="black", width=width, joint="curve")
     return image

@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from digitsum.errors import BlankImageError, DataError
+from digitsum.mnist import load_mnist
 from digitsum.preprocess import fit_to_canvas, load_image_file
 from digitsum.synth import generate_dataset
 
@@ -67,6 +68,15 @@ def test_noisy_background_does_not_change_the_fit():
     clean_fit, noisy_fit = fit_to_canvas(bigger), fit_to_canvas(noisy.astype(np.float32))
     assert np.corrcoef(clean_fit.sum(0), noisy_fit.sum(0))[0, 1] > 0.9
     assert np.corrcoef(clean_fit.sum(1), noisy_fit.sum(1))[0, 1] > 0.9
+
+
+def test_small_digits_far_apart_keep_their_native_size():
+    # a drawing with small digits in wide boxes: the gaps shrink, not the digits
+    patches, _ = load_mnist("test")
+    spread = np.zeros((40, 4 * 150), np.uint8)
+    for k in range(4):
+        spread[6:34, k * 150 + 60:k * 150 + 88] = patches[k]
+    assert 16 <= ink_height(fit_to_canvas(spread)) <= 24
 
 
 def test_blank_and_near_blank_input_is_reported():

@@ -45,10 +45,12 @@ def test_shipped_checkpoint_scores_in_the_evaluate_cli(folder, fresh_course_set)
     assert result["sum_accuracy"] >= FLOORS.get(folder.name, 0.0)
 
 
-@pytest.mark.parametrize("width", [6, 12, 18])
-def test_default_reads_mouse_style_drawings(width):
+@pytest.mark.parametrize("width,scale", [(6, 1.0), (12, 1.0), (18, 1.0), (8, 0.6), (5, 0.35)])
+def test_default_reads_mouse_style_drawings(width, scale):
+    # large and small digits, thin and thick strokes: small digits sit far apart in their boxes
     model = load_checkpoint(DEFAULT)
     for text in ("7140", "2358", "6912", "0451", "8736"):
-        prediction = predict_image(model, drawing_to_gray(np.asarray(draw_polylines(text, width))))
+        drawing = draw_polylines(text, width, scale=scale)
+        prediction = predict_image(model, drawing_to_gray(np.asarray(drawing)))
         assert "".join(map(str, prediction.digits)) == text, (width, text)
         assert prediction.total == sum(map(int, text))
