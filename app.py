@@ -135,7 +135,7 @@ def build(service: DigitsumService) -> gr.Blocks:
 
         with gr.Tab("Errors", id="errors"):
             with gr.Row():
-                err_ckpt = gr.Dropdown(names, value=default, label="checkpoint")
+                err_ckpt = gr.Dropdown(names, value=default, label="checkpoint", elem_id="errors-ckpt")
                 err_true = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
                 err_pred = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="predicted sum")
                 err_place = gr.Dropdown([ANY, "1", "2", "3", "4"], value=ANY, label="wrong digit at place")

@@ -124,9 +124,12 @@ def test_compare_tab_shows_metrics_and_disagreements(page):
 def test_errors_tab_gallery_click_opens_the_detail(page):
     open_tab(page, "Errors")
     page.get_by_text(re.compile(r"test images match")).wait_for(timeout=60000)
+    # the naive-concat contrast model misreads most course-layout images, so its gallery is never empty
+    page.locator("#errors-ckpt input").click()
+    page.get_by_role("option", name="naive-concat").click()
+    page.get_by_text(re.compile(r"\*?\*?[1-9]\d*\*?\*? of \d+ test images match")).wait_for(timeout=60000)
     thumbs = page.locator("#errors-gallery button.thumbnail-item, #errors-gallery .thumbnail-item")
-    if thumbs.count() == 0:  # a perfect checkpoint on this set: open a confusion cell instead
-        pytest.skip("no misclassified images to click")
+    thumbs.first.wait_for(timeout=30000)
     thumbs.first.click()
     page.get_by_text(re.compile(r"true digits")).first.wait_for(timeout=30000)
     time.sleep(1.5)  # let the detail charts draw
