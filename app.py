@@ -131,7 +131,8 @@ def build(service: DigitsumService) -> gr.Blocks:
             cmp_per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum")
             cmp_which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names],
                                  value="they disagree", label="test images where")
-            cmp_gallery = gr.Gallery(label="test images", columns=3, height=420, elem_id="compare-gallery")
+            cmp_gallery = gr.Gallery(label="test images", columns=3, height=420, elem_id="compare-gallery",
+                                     object_fit="contain")  # wide 4-digit images, never cropped
 
         with gr.Tab("Errors", id="errors"):
             with gr.Row():
@@ -145,7 +146,8 @@ def build(service: DigitsumService) -> gr.Blocks:
                 err_sort = gr.Radio(["loss", "confidence", "index"], value="loss",
                                     label="sort by (loss: likely label errors first)")
             err_count = gr.Markdown()
-            err_gallery = gr.Gallery(label="misclassified test images", columns=4, height=420, elem_id="errors-gallery",
+            err_gallery = gr.Gallery(label="misclassified test images", columns=3, height=420, elem_id="errors-gallery",
+                                     object_fit="contain",
                                      allow_preview=False)
             with gr.Row():
                 err_detail_img = gr.Image(label="detail", interactive=False)
