@@ -1,4 +1,4 @@
-"""`python -m digitsum {make-dataset,evaluate,benchmark-synth}`: one-line errors, no tracebacks."""
+"""`python -m digitsum {make-dataset,evaluate,robustness,benchmark-synth}`: one-line errors, no tracebacks."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +8,13 @@ import time
 from pathlib import Path
 
 from .errors import DigitsumError
+from .suite import SUITE_PRESETS
 from .synth import AUGMENTS, LAYOUTS
 
 
 def cmd_make_dataset(a) -> int:
+    if a.preset is not None:
+        return cmd_make_suite_set(a)
     from .realdata import save_course_dataset
     from .synth import generate_dataset
     if a.n <= 0:
@@ -24,19 +27,83 @@ def cmd_make_dataset(a) -> int:
     return 0
 
 
-def cmd_evaluate(a) -> int:
+def cmd_make_suite_set(a) -> int:
+    """make-dataset --preset NAME: one robustness-suite set (digitsum.suite), MNIST test digits only."""
+    from .suite import get_preset, write_suite_set
+    if a.split != "test":
+        raise DigitsumError("--preset renders robustness test sets from MNIST test digits only: use --split test")
+    if a.height or a.width:
+        raise DigitsumError("--height/--width do not apply to --preset (each preset has its own canvas)")
+    if a.n <= 0:
+        raise DigitsumError("--n must be positive")
+    files = write_suite_set(a.preset, a.n, a.seed, a.out)
+    h, w = get_preset(a.preset).stored_size
+    print(f"wrote {a.n} images {h}x{w} of suite set {a.preset!r} (seed {a.seed}): " + ", ".join(str(f) for f in files))
+    return 0
+
+
+def _cell(result: dict | None) -> str:
+    if result is None:
+        return "—"
+    digit = result["digit_accuracy"]
+    return f"{100 * result['sum_accuracy']:.1f} / " + ("—" if digit is None else f"{100 * digit:.1f}")
+
+
+def cmd_robustness(a) -> int:
+    """Score checkpoints on every robustness-suite set (rendered once, cached) and data/test."""
+    import torch
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate
     from .realdata import load_dataset
+    from .suite import cached_suite_set
+    if a.n <= 0:
+        raise DigitsumError("--n must be positive")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    models = {str(c): load_checkpoint(c) for c in a.checkpoint}
+    columns = {name: None for name in a.sets}
+    if a.data_test is not None and a.data_test.exists():
+        columns[str(a.data_test)] = a.data_test
+    results: dict[str, dict[str, dict]] = {c: {} for c in models}
+    for column, path in columns.items():
+        if path is None:
+            if not a.json:
+                print(f"suite set {column}: {a.n} images (seed {a.seed})...", file=sys.stderr, flush=True)
+            path = cached_suite_set(column, a.n, a.seed, a.cache)
+        data = load_dataset(path)
+        for c, model in models.items():
+            r = evaluate(model, data.images, data.sums, data.digits)
+            results[c][column] = {"n": r["n"], "sum_accuracy": r["sum_accuracy"], "digit_accuracy": r["digit_accuracy"],
+                                  "all_digits_accuracy": r["all_digits_accuracy"]}
+        del data
+    if a.json:
+        print(json.dumps({"n": a.n, "seed": a.seed, "sets": list(columns), "results": results}))
+        return 0
+    print(f"robustness suite: {a.n} images per set (seed {a.seed}); cells are sum accuracy % / digit accuracy %")
+    print("| checkpoint | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for c in models:
+        print(f"| {c} | " + " | ".join(_cell(results[c].get(col)) for col in columns) + " |")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from .checkpoint import load_checkpoint
+    from .evaluate import metrics_from_probs, predict_batches
+    from .realdata import load_dataset
+    from .slices import format_slices, slices_from_probs
     if a.data is None and a.images is None:
         raise DigitsumError("give --data DIR or --images X.npy --labels Y.npy")
     if a.images is not None and a.labels is None:
         raise DigitsumError("--images needs --labels (the sums file)")
     data = load_dataset(a.data) if a.data is not None else load_dataset(a.images, a.labels, a.digits)
     model = load_checkpoint(a.checkpoint)
-    result = evaluate(model, data.images, data.sums, data.digits, batch_size=a.batch_size,
-                      progress=not a.json and len(data) > 2000)
+    digit_probs, sum_probs, rate = predict_batches(model, data.images, a.batch_size,
+                                                   progress=not a.json and len(data) > 2000)
+    result = metrics_from_probs(digit_probs, sum_probs, data.sums, data.digits)
+    result["images_per_second"] = rate
     result["checkpoint"] = str(a.checkpoint)
+    result["slices"] = slices_from_probs(data.images, sum_probs, data.sums, digit_probs, data.digits)
     if a.json:
         print(json.dumps(result))
         return 0
@@ -48,6 +115,9 @@ def cmd_evaluate(a) -> int:
         print(f"  all four digits     {result['all_digits_accuracy']:.4f}")
     print(f"  throughput          {result['images_per_second']:.0f} images/s")
     print("  accuracy per sum:   " + "  ".join(f"{s}:{v:.3f}" for s, v in result["per_sum_accuracy"].items()))
+    print("  accuracy by layout slice (sum" + ("/digit" if result["digit_accuracy"] is not None else "")
+          + " accuracy, images), measured from the images:")
+    print("\n".join(format_slices(result["slices"])))
     return 0
 
 
@@ -85,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--augment", choices=sorted(AUGMENTS), default="none")
     m.add_argument("--height", type=int, help="canvas height (default: the layout's)")
     m.add_argument("--width", type=int, help="canvas width (default: the layout's)")
+    m.add_argument("--preset", choices=list(SUITE_PRESETS),
+                   help="a robustness-suite set (digitsum.suite, its own renderer; --split test only); "
+                        "--layout/--augment are then not used")
     m.set_defaults(func=cmd_make_dataset)
     e = sub.add_parser("evaluate", help="score a checkpoint on a labelled course-format set")
     e.add_argument("--checkpoint", required=True, help="checkpoint folder or Hub repo id")
@@ -95,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=500)
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     e.set_defaults(func=cmd_evaluate)
+    r = sub.add_parser("robustness", help="score checkpoints on the robustness suite (layouts not in training)")
+    r.add_argument("--checkpoint", action="append", required=True,
+                   help="checkpoint folder or Hub repo id; repeat for several")
+    r.add_argument("--n", type=int, default=2000, help="images per suite set")
+    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--sets", nargs="+", choices=list(SUITE_PRESETS), default=list(SUITE_PRESETS))
+    r.add_argument("--cache", type=Path, default=Path(".cache/digitsum/suite"),
+                   help="where rendered suite sets are kept (by preset, n and seed)")
+    r.add_argument("--data-test", type=Path, default=Path("data/test"),
+                   help="a course-format test folder, added as a column when it exists")
+    r.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.set_defaults(func=cmd_robustness)
     b = sub.add_parser("benchmark-synth", help="measure the synthetic generator's images per second")
     b.add_argument("--layout", choices=sorted(LAYOUTS), default="course")
     b.add_argument("--augment", choices=sorted(AUGMENTS), nargs="+", default=["none", "train"])

@@ -12,11 +12,13 @@ from .sumdist import N_SUMS
 
 
 @torch.no_grad()
-def predict_batches(model, images: np.ndarray, batch_size: int = 512, device="cpu",
+def predict_batches(model, images: np.ndarray, batch_size: int = 512, device=None,
                     progress: bool = False) -> tuple[np.ndarray | None, np.ndarray, float]:
     """(N, h, w) uint8 -> (digit probs (N, 4, 10) or None, sum probs (N, 37), images per second).
-    Images of another size than the model's canvas are fitted to it first."""
+    Images of another size than the model's canvas are fitted to it first. The batches go to
+    `device`, by default the model's own."""
     model.eval()
+    device = device or next(model.parameters()).device
     canvases = fit_batch(images, model.height, model.width)
     digit_parts, sum_parts = [], []
     start = time.perf_counter()
@@ -55,7 +57,7 @@ def metrics_from_probs(digit_probs: np.ndarray | None, sum_probs: np.ndarray, su
 
 
 def evaluate(model, images: np.ndarray, sums: np.ndarray, digits: np.ndarray | None = None,
-             batch_size: int = 512, device="cpu", progress: bool = False) -> dict:
+             batch_size: int = 512, device=None, progress: bool = False) -> dict:
     digit_probs, sum_probs, rate = predict_batches(model, images, batch_size, device, progress)
     result = metrics_from_probs(digit_probs, sum_probs, sums, digits)
     result["images_per_second"] = rate

@@ -1,4 +1,9 @@
-"""Digit-sum models: a convolutional trunk, column features, and one of three heads.
+"""Digit-sum models: a convolutional trunk, column features, and one of four heads.
+
+The default, `reader`, is the column reader of `digitsum.reader`: its weights are shared across the
+width, it finds each digit's centre and reads the digit there, and it reports where it read.
+The seeds' designs below read fixed column slots instead, so they learn where a generator puts
+digits; they stay in the registry for comparison.
 
 Trunks are torchvision ResNets adapted to one-channel 40x168 images (3x3 stem, no max-pool, so a
 20 px digit spans ~2.5 columns of the stride-8 feature map) or the 4-layer ConvNet baseline.
@@ -14,10 +19,11 @@ import torchvision
 from huggingface_hub import PyTorchModelHubMixin
 from torchvision.models.resnet import BasicBlock, conv1x1
 
+from . import reader
 from .sumdist import N_DIGITS, N_SUMS, sum_distribution
 
 MNIST_MEAN, MNIST_STD = 0.13, 0.31  # of a course canvas is lower, but this keeps inputs ~unit scale
-HEADS = ("digits", "sum", "regression")
+HEADS = ("digits", "sum", "regression", "centers")
 COLUMNS = 21                         # column features the heads see (168 / 8)
 
 
@@ -58,6 +64,7 @@ TRUNKS = {
     "resnet50": lambda: _torchvision_resnet("resnet50"),
     "resnet101": lambda: _torchvision_resnet("resnet101"),
     "convnet4": _convnet4,
+    "reader": reader.reader_trunk,
 }
 
 
@@ -70,14 +77,19 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
     """
 
     def __init__(self, trunk: str = "resnet_small", head: str = "digits", height: int = 40,
-                 width: int = 168, hidden: int = 256, dropout: float = 0.1):
+                 width: int = 168, hidden: int = 256, dropout: float = 0.1, head_blocks: int = 1):
         super().__init__()
         if trunk not in TRUNKS:
             raise ValueError(f"unknown trunk {trunk!r}; choose from {sorted(TRUNKS)}")
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose from {HEADS}")
         self.trunk_name, self.head_kind, self.height, self.width = trunk, head, height, width
+        if (trunk == "reader") != (head == "centers"):
+            raise ValueError("the 'reader' trunk and the 'centers' head go together")
         self.trunk, channels = TRUNKS[trunk]()
+        if head == "centers":   # position-free: per-column maps, decoded into four digits
+            self.column_head = reader.ColumnHead(2 * channels, hidden, dropout, head_blocks)
+            return
         # column features: max and mean over height (digits sit at any height), resampled to a
         # fixed number of columns, so position along the canvas is what tells the digits apart
         self.columns = nn.AdaptiveAvgPool1d(COLUMNS)
@@ -88,18 +100,46 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
         self.heads = nn.ModuleList(nn.Linear(hidden, n_out) for _ in range(n_heads))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """-> digits: (B, 4, 10) logits; sum: (B, 37) logits; regression: (B,) predicted sum."""
+        """-> digits: (B, 4, 10) logits; sum: (B, 37) logits; regression: (B,) predicted sum;
+        centers: (B, 11, W/2) maps (centre logit + 10 class logits per 2 px of width)."""
         x = self.trunk((images - MNIST_MEAN) / MNIST_STD)               # (B, C, h, w)
         cols = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)          # (B, 2C, w)
+        if self.head_kind == "centers":
+            return self.column_head(cols)
         z = self.mix(self.columns(cols))                                 # (B, hidden)
         if self.head_kind == "digits":
             return torch.stack([head(z) for head in self.heads], dim=1)  # (B, 4, 10)
         out = self.heads[0](z)
         return out.squeeze(1) if self.head_kind == "regression" else out
 
+    @property
+    def reads_positions(self) -> bool:
+        return self.head_kind == "centers"
+
+    def digit_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (digit logits (B, 4, 10), x-centres in canvas px (B, 4) or None for slot heads)."""
+        if self.head_kind == "centers":
+            logits, positions = reader.decode(self(images).float())
+            return logits, reader.positions_to_px(positions)
+        if self.head_kind != "digits":
+            raise ValueError(f"a {self.head_kind!r} head predicts no digits")
+        return self(images).float(), None
+
+    @torch.no_grad()
+    def read(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """-> (digit probabilities (B, 4, 10) or None, sum probabilities (B, 37), x-centres (B, 4) in
+        canvas px where the model read each digit, or None for models that read fixed slots)."""
+        if self.head_kind in ("digits", "centers"):
+            logits, where = self.digit_logits(images)
+            digit_probs = torch.softmax(logits, dim=-1)
+            return digit_probs, sum_distribution(digit_probs), where
+        return (*self.predict_proba(images), None)
+
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """-> (digit probabilities (B, 4, 10) or None for sum-only heads, sum probabilities (B, 37))."""
+        if self.head_kind == "centers":
+            return self.read(images)[:2]
         out = self(images).float()
         if self.head_kind == "digits":
             digit_probs = torch.softmax(out, dim=-1)
@@ -113,6 +153,8 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
 
 # the registry: name -> config; `create_model(name)` builds one
 MODELS: dict[str, dict] = {
+    "reader": dict(trunk="reader", head="centers", hidden=128),
+    "reader_deep": dict(trunk="reader", head="centers", hidden=128, head_blocks=3),
     "resnet_small": dict(trunk="resnet_small", head="digits"),
     "resnet18": dict(trunk="resnet18", head="digits"),
     "resnet34": dict(trunk="resnet34", head="digits"),
@@ -122,6 +164,9 @@ MODELS: dict[str, dict] = {
     "resnet_small_regression": dict(trunk="resnet_small", head="regression"),
     "convnet4": dict(trunk="convnet4", head="digits"),
 }
+
+
+DEFAULT_MODEL = "reader"
 
 
 def create_model(name: str, **overrides) -> DigitSumNet:

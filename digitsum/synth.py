@@ -28,6 +28,10 @@ class Layout:
     gap_max: int = 30
     start_max: int = 16   # left margin before the first digit's ink
     vertical_slack: int = 2  # how far a patch may reach past the top/bottom (MNIST patches have ~4 px margin)
+    crowd_p: float = 0.0     # share of images whose gaps are all tight (gap_min..2 px): crowded writing
+    anywhere_p: float = 0.0  # share of images whose first digit starts anywhere the four fit (else 0..start_max)
+    min_centre_gap: int | None = None  # px kept between neighbouring digits' centres (None: no rule,
+                                        # as the course layout, where two 1s can nearly coincide)
 
 
 @dataclass(frozen=True)
@@ -36,13 +40,17 @@ class Augment:
     rotation: float = 0.0              # max degrees, either way
     scale: tuple[float, float] = (1.0, 1.0)
     shear: float = 0.0                 # max shear factor
+    binarize_p: float = 0.0            # hard-edged strokes of even width, as a pen or a mouse draws them
     thicken_p: float = 0.0             # dilate strokes (3x3 max filter)
+    marker_p: float = 0.0              # of the dilated digits, the share dilated twice (a marker pen)
     thin_p: float = 0.0                # erode strokes (3x3 min filter)
     ink: tuple[float, float] = (1.0, 1.0)  # per-digit peak intensity range (faint ink < 1)
     faint_p: float = 0.0               # probability that a digit's ink is drawn from `ink`
     blur_p: float = 0.0
     noise_p: float = 0.0
     noise_std: tuple[float, float] = (0.0, 0.0)
+    elastic_p: float = 0.0             # smooth random displacement (Simard et al. 2003)
+    elastic_alpha: float = 0.0         # its strength, in units of half a patch
 
 
 # named presets: 'none' is the plain course layout; 'train' the default training mix;
@@ -51,6 +59,11 @@ AUGMENTS = {
     "none": Augment(),
     "train": Augment(rotation=12, scale=(0.8, 1.2), shear=0.2, thicken_p=0.2, thin_p=0.1,
                      ink=(0.35, 1.0), faint_p=0.25, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12)),
+    # what users bring around the course layout: digits of 14-27 px, slant, thin pen to marker,
+    # elastic distortion, faint ink and noise
+    "wide": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3, marker_p=0.15, thin_p=0.15,
+                    ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12),
+                    elastic_p=0.5, elastic_alpha=0.08),
     "hard": Augment(rotation=15, scale=(0.8, 1.2), shear=0.25, thicken_p=0.25, thin_p=0.15,
                     ink=(0.3, 0.8), faint_p=0.5, blur_p=0.3, noise_p=0.6, noise_std=(0.04, 0.12)),
 }
@@ -59,7 +72,22 @@ LAYOUTS = {
     "naive": Layout(mode="naive"),
     "hard": Layout(height=48, width=200, gap_min=-8, gap_max=30, start_max=24),
     "train": Layout(gap_min=-8, gap_max=32),
+    # first digit anywhere it fits (left, centred, right-aligned) half the time; overlapping to wide gaps
+    "wide": Layout(gap_min=-8, gap_max=40, crowd_p=0.25, anywhere_p=0.5, vertical_slack=4, min_centre_gap=6),
 }
+
+
+def max_filter3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 max filter over the last two dims, as two 1-D maxima of shifted views (several times
+    faster on a CPU than max_pool2d on one-channel 28 px patches)."""
+    p = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
+    rows = torch.maximum(torch.maximum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
+    return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
+def _smooth_upsampler(n: int, size: int) -> torch.Tensor:
+    """(size, n) linear interpolation matrix: a coarse n-point field -> size points."""
+    return F.interpolate(torch.eye(n).unsqueeze(0), size=size, mode="linear", align_corners=True)[0].T
 
 
 class FourDigitGenerator:
@@ -79,6 +107,7 @@ class FourDigitGenerator:
         lin = (torch.arange(PATCH, device=self.device) * 2 + 1) / PATCH - 1   # pixel centres in [-1, 1]
         self._grid_x = lin.repeat(PATCH).view(1, -1)              # (1, 784) x of each output pixel
         self._grid_y = lin.repeat_interleave(PATCH).view(1, -1)   # (1, 784) y of each output pixel
+        self._upsample = _smooth_upsampler(4, PATCH).to(self.device)   # (28, 4)
         if layout.height < PATCH - 2 * layout.vertical_slack or layout.width < 4 * 8:
             raise ValueError(f"canvas {layout.height}x{layout.width} is too small for four digits")
 
@@ -94,23 +123,31 @@ class FourDigitGenerator:
 
     # ---- the pipeline
     def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> images (B, 1, H, W), digits (B, 4)."""
+        images, digits, _ = self.sample_with_centres(batch_size)
+        return images, digits
+
+    def sample_with_centres(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> images (B, 1, H, W), digits (B, 4), x-centres of the digits' ink in canvas px (B, 4)."""
         idx = self._randint(0, len(self.pool), (batch_size, 4))
         digits = self.labels[idx]                                        # (B, 4)
         patches = self.pool[idx].float().div_(255.0)                     # (B, 4, 28, 28)
         patches = self._distort_digits(patches)
-        canvas = self._paste(patches)                                    # (B, H, W)
+        canvas, centres = self._paste(patches)                           # (B, H, W), (B, 4)
         canvas = self._degrade_canvas(canvas)
-        return canvas.unsqueeze(1), digits
+        return canvas.unsqueeze(1), digits, centres
 
-    def _subset(self, n: int, p: float) -> torch.Tensor:
-        """Indices of the items (out of n) that an augmentation with probability p touches."""
-        return torch.nonzero(self._coin(n, p)).squeeze(1)
+    def _where(self, n: int, p: float, changed: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        """Each of n items (dim 0) takes `changed` with probability p, else `kept`. A mask, not an
+        index subset: no host sync and no dynamic shapes, so it runs as fast on a GPU."""
+        coin = self._coin(n, p).view(-1, *([1] * (kept.dim() - 1)))
+        return torch.where(coin, changed, kept)
 
     def _distort_digits(self, patches: torch.Tensor) -> torch.Tensor:
         a = self.augment
         b = patches.shape[0] * 4
         flat = patches.view(b, 1, PATCH, PATCH)
-        if a.rotation or a.shear or a.scale != (1.0, 1.0):
+        if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p:
             angle = self._uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
             scale = self._uniform(b, *a.scale)
             shear = self._uniform(b, -a.shear, a.shear)
@@ -120,35 +157,54 @@ class FourDigitGenerator:
             gx = torch.addcmul(cos[:, None] * self._grid_x, (shear - sin)[:, None], self._grid_y)
             gy = torch.addcmul(sin[:, None] * self._grid_x, cos[:, None], self._grid_y)
             grid = torch.stack([gx, gy], dim=-1).view(b, PATCH, PATCH, 2)
+            if a.elastic_p:  # a smooth field: 4x4 random vectors, upsampled (cheaper than a Gaussian blur)
+                coarse = torch.randn((b, 2, 4, 4), generator=self.gen, device=self.device) * a.elastic_alpha
+                coarse = coarse * self._coin(b, a.elastic_p).view(-1, 1, 1, 1)
+                u = self._upsample
+                grid = grid + torch.einsum("ij,bcjk,lk->bilc", u, coarse, u)   # (b, 28, 28, 2)
             flat = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        if a.thicken_p:  # dilate a subset of digits (3x3 max filter)
-            sel = self._subset(b, a.thicken_p)
-            flat[sel] = F.max_pool2d(flat[sel], 3, 1, 1)
-        if a.thin_p:     # erode a subset (3x3 min filter), but never so far that a digit vanishes:
-            sel = self._subset(b, a.thin_p)   # a thin stroke erodes to nothing, and its label would lie
-            eroded = -F.max_pool2d(-flat[sel], 3, 1, 1)
-            kept = eroded.sum((1, 2, 3)) >= 0.5 * flat[sel].sum((1, 2, 3))
-            flat[sel[kept]] = eroded[kept]
+        if a.binarize_p:  # MNIST strokes have soft edges and uneven width; a pen's do not
+            level = self._uniform(b, 0.25, 0.6).view(-1, 1, 1, 1)
+            flat = self._where(b, a.binarize_p, (flat > level).to(flat.dtype), flat)
+        if a.thicken_p:  # dilate some digits (3x3 max filter), a marker's share of them twice
+            thick = max_filter3(flat)
+            if a.marker_p:
+                thick = self._where(b, a.marker_p, max_filter3(thick), thick)
+            flat = self._where(b, a.thicken_p, thick, flat)
+        if a.thin_p:     # erode some (3x3 min filter), but never so far that a digit vanishes:
+            eroded = -max_filter3(-flat)   # a thin stroke erodes to nothing, and its label would lie
+            kept = (eroded.sum((1, 2, 3)) >= 0.5 * flat.sum((1, 2, 3))).view(-1, 1, 1, 1)
+            flat = self._where(b, a.thin_p, torch.where(kept, eroded, flat), flat)
         if a.faint_p:
-            sel = self._subset(b, a.faint_p)
-            flat[sel] *= self._uniform(len(sel), *a.ink).view(-1, 1, 1, 1)
-        return flat.view_as(patches)
+            ink = self._where(b, a.faint_p, self._uniform(b, *a.ink), torch.ones(b, device=self.device))
+            flat = flat * ink.view(-1, 1, 1, 1)
+        return flat.reshape(patches.shape)
 
-    def _positions(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-left corner (x, y) of each 28 px patch on the canvas: (B, 4) each."""
+    def _positions(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Top-left corner (x, y) of each 28 px patch on the canvas, and the ink's x-centre within
+        the patch: (B, 4) each."""
         L = self.layout
         bsz = patches.shape[0]
         if L.mode == "naive":
             x = torch.arange(4, device=self.device).mul(PATCH).expand(bsz, 4)
             y = torch.full((bsz, 4), (L.height - PATCH) // 2, device=self.device)
-            return x, y
+            return x, y, torch.full((bsz, 4), (PATCH - 1) / 2, device=self.device)
         ink_cols = patches.amax(dim=2) > 0.15                             # (B, 4, 28)
         any_ink = ink_cols.any(dim=2)
         left = torch.where(any_ink, ink_cols.float().argmax(dim=2), 0)
         right = torch.where(any_ink, PATCH - 1 - ink_cols.flip(2).float().argmax(dim=2), PATCH - 1)
         ink_width = right - left + 1                                      # (B, 4)
         gaps = self._randint(L.gap_min, L.gap_max + 1, (bsz, 3))
+        if L.crowd_p:
+            gaps = self._where(bsz, L.crowd_p, self._randint(L.gap_min, min(2, L.gap_max) + 1, (bsz, 3)), gaps)
+        if L.min_centre_gap is not None:  # overlap no further than keeps the centres apart
+            min_gap = torch.div(2 * L.min_centre_gap - ink_width[:, :3] - ink_width[:, 1:] + 1, 2, rounding_mode="floor")
+            gaps = torch.maximum(gaps, min_gap)
         start = self._randint(0, L.start_max + 1, (bsz, 1))
+        if L.anywhere_p:  # the first digit anywhere the four still fit: left, centred, right-aligned
+            room = (L.width - 1 - ink_width.sum(1) - gaps.sum(1)).clamp_min(0)          # (B,)
+            anywhere = (self._uniform(bsz, 0.0, 1.0) * (room + 1).float()).long().unsqueeze(1)
+            start = self._where(bsz, L.anywhere_p, anywhere, start)
         # shrink the start and then the gaps where four digits would run off the right end
         total = start.squeeze(1) + ink_width.sum(1) + gaps.sum(1)
         excess = (total - (L.width - 1)).clamp_min(0)
@@ -158,13 +214,14 @@ class FourDigitGenerator:
         ink_left = torch.cumsum(torch.cat([start, (ink_width[:, :3] + gaps)], dim=1), dim=1)
         x = ink_left - left
         y = self._randint(-L.vertical_slack, L.height - PATCH + L.vertical_slack + 1, (bsz, 4))
-        return x, y
+        return x, y, (left + right).float() / 2
 
-    def _paste(self, patches: torch.Tensor) -> torch.Tensor:
-        """Max-blend each patch onto a padded canvas with one scatter, then crop the padding."""
+    def _paste(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Max-blend each patch onto a padded canvas with one scatter, then crop the padding.
+        -> canvas (B, H, W), x-centres of the digits' ink on it (B, 4)."""
         L = self.layout
         bsz = patches.shape[0]
-        x, y = self._positions(patches)
+        x, y, ink_centre = self._positions(patches)
         # padding just wide enough for patches that reach past the edges (their margins are blank)
         pad_y, pad_x = L.vertical_slack, 12
         ph, pw = L.height + 2 * pad_y, max(L.width, 4 * PATCH) + 2 * pad_x
@@ -175,21 +232,20 @@ class FourDigitGenerator:
         index = (y * pw + x).unsqueeze(2) + offsets                        # (B, 4, 784)
         canvas = patches.new_zeros(bsz, ph * pw)
         canvas.scatter_reduce_(1, index.view(bsz, -1), patches.reshape(bsz, -1), reduce="amax")
-        return canvas.view(bsz, ph, pw)[:, pad_y:pad_y + L.height, pad_x:pad_x + L.width]
+        centres = x - pad_x + ink_centre
+        return canvas.view(bsz, ph, pw)[:, pad_y:pad_y + L.height, pad_x:pad_x + L.width], centres
 
     def _degrade_canvas(self, canvas: torch.Tensor) -> torch.Tensor:
         a = self.augment
         bsz = canvas.shape[0]
-        if a.blur_p:  # separable [1 2 1]/4 blur on a subset of images
-            sel = self._subset(bsz, a.blur_p)
-            c = F.pad(canvas[sel], (1, 1, 1, 1))
+        if a.blur_p:  # separable [1 2 1]/4 blur on some images
+            c = F.pad(canvas, (1, 1, 1, 1))
             c = (c[:, :, :-2] + 2 * c[:, :, 1:-1] + c[:, :, 2:]) * 0.25
-            canvas[sel] = (c[:, :-2] + 2 * c[:, 1:-1] + c[:, 2:]) * 0.25
+            canvas = self._where(bsz, a.blur_p, (c[:, :-2] + 2 * c[:, 1:-1] + c[:, 2:]) * 0.25, canvas)
         if a.noise_p:
-            sel = self._subset(bsz, a.noise_p)
-            std = self._uniform(len(sel), *a.noise_std).view(-1, 1, 1)
-            noise = torch.randn((len(sel), *canvas.shape[1:]), generator=self.gen, device=self.device)
-            canvas[sel] += noise * std
+            std = self._uniform(bsz, *a.noise_std) * self._coin(bsz, a.noise_p)
+            noise = torch.randn(canvas.shape, generator=self.gen, device=self.device)
+            canvas = torch.addcmul(canvas, noise, std.view(-1, 1, 1))
         return canvas.clamp_(0.0, 1.0)
 
 

@@ -25,6 +25,7 @@ from digitsum.errors import DigitsumError
 from digitsum.evaluate import evaluate
 from digitsum.mnist import load_mnist
 from digitsum.models import create_model
+from digitsum.reader import centre_loss, centre_positions, class_loss, decode
 from digitsum.preprocess import fit_batch
 from digitsum.realdata import load_dataset
 from digitsum.sumdist import sum_nll
@@ -45,6 +46,8 @@ def setup_distributed(device_flag: str) -> tuple[int, int, torch.device]:
         device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(device_flag)
+    if device.type == "cuda" and device.index is None:   # plain "cuda": each rank its own GPU
+        device = torch.device("cuda", local)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if world > 1:
@@ -137,14 +140,29 @@ def make_ema(args, model):
     return AveragedModel(model, avg_fn=ema_update, use_buffers=True)
 
 
+def reader_loss(args, maps, sums, digits, centres) -> torch.Tensor:
+    """The column reader. With known centres (synthetic data): the centre map's focal loss plus
+    the digits read there. Without them (real data): the four digits it finds now are scored
+    against the labels, digits or only the sum (the exact sum likelihood)."""
+    if centres is not None:
+        positions = centre_positions(centres, maps.shape[2])
+        return centre_loss(maps[:, 0], positions) + class_loss(maps, positions, digits, args.label_smoothing)
+    logits, _ = decode(maps)
+    if digits is not None:
+        return F.cross_entropy(logits.reshape(-1, 10), digits.reshape(-1), label_smoothing=args.label_smoothing)
+    return sum_nll(logits, sums)
+
+
 def compute_loss(args, model_out, head: str, parts: dict) -> torch.Tensor:
-    """parts: name -> (slice, sums, digits or None). Digit labels use per-digit cross-entropy;
-    sum-only labels use the exact sum likelihood (digits head) or the head's own sum loss."""
+    """parts: name -> (slice, sums, digits or None, centres or None). Digit labels use per-digit
+    cross-entropy; sum-only labels use the exact sum likelihood (digits head) or the head's own sum loss."""
     total = model_out.new_zeros(())
-    for name, (sl, sums, digits) in parts.items():
+    for name, (sl, sums, digits, centres) in parts.items():
         out = model_out[sl].float()
         weight = args.digit_loss_weight if digits is not None else args.sum_loss_weight
-        if head == "digits":
+        if head == "centers":
+            loss = reader_loss(args, out, sums, digits, centres)
+        elif head == "digits":
             if digits is not None:
                 loss = F.cross_entropy(out.reshape(-1, 10), digits.reshape(-1), label_smoothing=args.label_smoothing)
             else:
@@ -235,15 +253,15 @@ def main(args) -> dict:
         model.train()
         xs, parts, offset = [], {}, 0
         if n_syn:
-            x, d = synthetic.sample(n_syn)
+            x, d, c = synthetic.sample_with_centres(n_syn)
             xs.append(x)
-            parts["synthetic"] = (slice(0, n_syn), d.sum(1), d)
+            parts["synthetic"] = (slice(0, n_syn), d.sum(1), d, c)
             offset = n_syn
         for i, (src, count) in enumerate(zip(sources, real_counts)):
             if count:
                 x, s, d = src.sample(count, real_gen)
                 xs.append(x)
-                parts[f"real{i}"] = (slice(offset, offset + count), s, d)
+                parts[f"real{i}"] = (slice(offset, offset + count), s, d, None)
                 offset += count
         images = torch.cat(xs).contiguous(memory_format=torch.channels_last)
         with autocast:
@@ -274,7 +292,7 @@ def main(args) -> dict:
                 if val is not None:
                     for tag, net in (("raw", model), ("ema", ema.module if ema is not None else None)):
                         if net is not None:
-                            m = evaluate(net, val.images, val.sums, val.digits)
+                            m = evaluate(net, val.images, val.sums, val.digits, device=device)
                             record.update({f"{tag}_sum_accuracy": m["sum_accuracy"],
                                            f"{tag}_digit_accuracy": m["digit_accuracy"],
                                            f"{tag}_sum_nll": m["sum_nll"]})
@@ -342,7 +360,7 @@ def finish(args, command, device, last_record):
     metrics = load_metrics(best_dir)
     for path in args.test:
         data = load_dataset(path)
-        m = evaluate(model, data.images, data.sums, data.digits, progress=True)
+        m = evaluate(model.to(device), data.images, data.sums, data.digits, device=device, progress=True)
         metrics[f"test {path.name}"] = {k: v for k, v in m.items() if isinstance(v, float)}
         tqdm.write(f"test {path}: sum accuracy {m['sum_accuracy']:.4f}, digit accuracy {m['digit_accuracy']}")
     import json

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from digitsum.errors import DigitsumError
-from digitsum.models import MODELS
+from digitsum.models import DEFAULT_MODEL, MODELS
 from digitsum.synth import AUGMENTS, LAYOUTS
 
 
@@ -25,12 +25,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--val-limit", type=int, default=2000, help="use at most this many validation images")
     g.add_argument("--synthetic-fraction", type=float, default=0.5,
                    help="share of each batch drawn from the synthetic generator (1 = synthetic only)")
-    g.add_argument("--layout", choices=sorted(LAYOUTS), default="train", help="synthetic layout preset")
-    g.add_argument("--augment", choices=sorted(AUGMENTS), default="train", help="synthetic augmentation preset")
+    g.add_argument("--layout", choices=sorted(LAYOUTS), default="wide", help="synthetic layout preset")
+    g.add_argument("--augment", choices=sorted(AUGMENTS), default="wide", help="synthetic augmentation preset")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
-    g.add_argument("--model", choices=sorted(MODELS), default="resnet_small")
+    g.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
     g.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights (fine-tuning); "
                    "its trunk and head must match --model")
     g.add_argument("--steps", type=int, default=3000)

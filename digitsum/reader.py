@@ -1,0 +1,126 @@
+"""The column reader: a digit detector along the width, CenterNet-style, with no fixed slots.
+
+A small convolutional trunk downsamples early (a 20 px digit needs no full-resolution features),
+collapses the height (max and mean: a digit may sit at any height), and a 1-D convolutional stack
+over the columns gives, for every half-column of the canvas (stride 2 px), one centre logit ("a
+digit is centred here") and ten class logits. Every weight is shared across the width, so the
+same weights read a digit wherever it sits; `decode` then takes the four strongest local peaks of
+the centre map, in reading order, and reads the class logits there.
+
+maps layout: (B, 11, S) with S = W / 2 sub-columns; channel 0 is the centre logit, 1..10 the
+digit classes.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .sumdist import N_DIGITS
+
+SUBCOLUMN = 2       # px of canvas width per output position
+MIN_CENTRE_GAP = 6  # px: the generator never puts two digits' centres closer than this, so two
+                    # centres are never neighbours on the stride-2 map and a 3-wide NMS keeps both
+
+
+def _conv_bn_relu(cin: int, cout: int, stride=1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class Residual2d(nn.Sequential):
+    def forward(self, x):
+        return torch.relu(x + super().forward(x))
+
+
+class Residual1d(nn.Sequential):
+    def forward(self, x):
+        return torch.relu(x + super().forward(x))
+
+
+def reader_trunk(widths=(24, 48, 96)) -> tuple[nn.Module, int]:
+    """(B, 1, H, W) -> (B, C, H/8, W/4). Strides (2,2), (2,2), (2,1): the width keeps one column
+    per 4 px, enough to tell apart two digits whose centres are 6 px apart."""
+    c1, c2, c3 = widths
+    layers = [*_conv_bn_relu(1, c1, 2), *_conv_bn_relu(c1, c1)]                       # H/2 x W/2
+    layers += [*_conv_bn_relu(c1, c2, 2),
+               Residual2d(*_conv_bn_relu(c2, c2), nn.Conv2d(c2, c2, 3, 1, 1, bias=False), nn.BatchNorm2d(c2))]
+    layers += [*_conv_bn_relu(c2, c3, (2, 1)),                                         # H/8 x W/4
+               Residual2d(*_conv_bn_relu(c3, c3), nn.Conv2d(c3, c3, 3, 1, 1, bias=False), nn.BatchNorm2d(c3))]
+    return nn.Sequential(*layers), c3
+
+
+def _conv1d_bn_relu(cin: int, cout: int, k: int = 5) -> list[nn.Module]:
+    return [nn.Conv1d(cin, cout, k, 1, k // 2, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
+
+
+class ColumnHead(nn.Module):
+    """Column features (B, 2C, W/4) -> maps (B, 11, W/2). 5-wide 1-D convolutions (1 + 2 x blocks
+    of them; 3 see ~13 columns, ~52 px) give each column the context of a digit and its neighbours,
+    which is what tells overlapping strokes apart."""
+
+    def __init__(self, in_ch: int, hidden: int = 128, dropout: float = 0.1, blocks: int = 1):
+        super().__init__()
+        residuals = [Residual1d(*_conv1d_bn_relu(hidden, hidden),
+                                nn.Conv1d(hidden, hidden, 5, 1, 2, bias=False), nn.BatchNorm1d(hidden))
+                     for _ in range(blocks)]
+        self.body = nn.Sequential(*_conv1d_bn_relu(in_ch, hidden), *residuals, nn.Dropout(dropout))
+        self.out = nn.Conv1d(hidden, 2 * 11, 1)   # two sub-columns per column, 11 channels each
+        nn.init.constant_(self.out.bias[0::11], -4.0)  # centres are rare: start near p = 0.02
+
+    def forward(self, cols: torch.Tensor) -> torch.Tensor:
+        b, _, w = cols.shape
+        maps = self.out(self.body(cols))                                    # (B, 22, w)
+        return maps.view(b, 2, 11, w).permute(0, 2, 3, 1).reshape(b, 11, 2 * w)  # (B, 11, 2w)
+
+
+def decode(maps: torch.Tensor, k: int = N_DIGITS) -> tuple[torch.Tensor, torch.Tensor]:
+    """maps (B, 11, S) -> (digit logits (B, k, 10), positions (B, k) sub-column indices), the k
+    strongest local maxima of the centre map in reading order. Fewer than k peaks: the strongest
+    non-peak positions fill in (a digit hidden in another's shoulder)."""
+    heat = maps[:, 0]                                                     # (B, S)
+    peak = heat >= F.max_pool1d(heat.unsqueeze(1), 3, 1, 1).squeeze(1)
+    score = torch.where(peak, heat, heat - 1e4)
+    positions = score.topk(k, dim=1).indices.sort(dim=1).values           # (B, k)
+    return gather_classes(maps, positions), positions
+
+
+def gather_classes(maps: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Class logits (B, k, 10) at sub-column positions (B, k)."""
+    return maps[:, 1:].gather(2, positions.unsqueeze(1).expand(-1, 10, -1)).transpose(1, 2)
+
+
+def centre_positions(centres_px: torch.Tensor, n_positions: int) -> torch.Tensor:
+    """Digit x-centres in canvas px (B, k) -> sub-column indices (B, k)."""
+    return (centres_px / SUBCOLUMN).floor().long().clamp_(0, n_positions - 1)
+
+
+def positions_to_px(positions: torch.Tensor) -> torch.Tensor:
+    """Sub-column indices -> x-centre in canvas px (the middle of the sub-column)."""
+    return (positions.float() + 0.5) * SUBCOLUMN
+
+
+def centre_loss(heat: torch.Tensor, positions: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on the centre map. heat (B, S) logits, positions
+    (B, k) true centres. Near a true centre the penalty for a positive answer fades (Gaussian)."""
+    s = heat.shape[1]
+    grid = torch.arange(s, device=heat.device, dtype=heat.dtype)
+    dist2 = (grid.view(1, 1, s) - positions.unsqueeze(2).to(heat.dtype)) ** 2   # (B, k, S)
+    near = torch.exp(-dist2 / (2 * sigma ** 2)).amax(1)                          # (B, S), 1 at centres
+    pos = torch.zeros_like(heat, dtype=torch.bool).scatter_(1, positions, True)
+    p = torch.sigmoid(heat).clamp(1e-4, 1 - 1e-4)
+    pos_loss = -torch.log(p) * (1 - p) ** 2
+    neg_loss = -torch.log(1 - p) * p ** 2 * (1 - near) ** 4
+    return torch.where(pos, pos_loss, neg_loss).sum() / positions.numel()
+
+
+def class_loss(maps: torch.Tensor, positions: torch.Tensor, digits: torch.Tensor,
+               label_smoothing: float = 0.0, neighbour_weight: float = 0.5) -> torch.Tensor:
+    """Cross-entropy of the class logits at each true centre, and (with a lower weight) at its two
+    neighbours, so a peak found one sub-column off still reads the right digit."""
+    s = maps.shape[2]
+    total, weights = 0.0, 0.0
+    for shift, w in ((0, 1.0), (-1, neighbour_weight), (1, neighbour_weight)):
+        logits = gather_classes(maps, (positions + shift).clamp(0, s - 1))
+        total = total + w * F.cross_entropy(logits.reshape(-1, 10), digits.reshape(-1), label_smoothing=label_smoothing)
+        weights += w
+    return total / weights

@@ -1,0 +1,140 @@
+"""The robustness suite (digitsum.suite): its own renderer of test sets, and the `robustness` and
+`make-dataset --preset` commands, run as a user runs them."""
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitsum.cli import main
+from digitsum.realdata import load_dataset
+from digitsum.suite import SUITE_PRESETS, render, write_suite_set
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 24
+
+
+def run(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "digitsum", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """Each preset rendered once (seed 0)."""
+    return {name: render(name, N, seed=0) for name in SUITE_PRESETS}
+
+
+def ink_column_runs(image: np.ndarray, level: int = 40) -> int:
+    """How many separate runs of inked columns an image has."""
+    cols = (image > level).any(0).astype(np.int8)
+    return int((np.diff(np.concatenate([[0], cols])) == 1).sum())
+
+
+def test_the_renderer_does_not_use_the_training_generator():
+    tree = ast.parse((ROOT / "digitsum" / "suite.py").read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not any("synth" in m for m in imported)
+
+
+@pytest.mark.parametrize("name", list(SUITE_PRESETS))
+def test_each_preset_renders_labelled_course_format_images(rendered, name):
+    images, digits = rendered[name]
+    height, width = SUITE_PRESETS[name].stored_size
+    assert images.shape == (N, height, width) and images.dtype == np.uint8
+    assert digits.shape == (N, 4) and digits.min() >= 0 and digits.max() <= 9
+    assert (images.reshape(N, -1).max(1) > 100).all()           # every image has ink
+    assert np.median(images) == 0                                # white ink on black
+
+
+@pytest.mark.parametrize("name", list(SUITE_PRESETS))
+def test_same_seed_same_images_other_seed_other_images(rendered, name):
+    images, digits = rendered[name]
+    again, again_digits = render(name, N, seed=0)
+    assert np.array_equal(images, again) and np.array_equal(digits, again_digits)
+    other, other_digits = render(name, N, seed=1)
+    assert not np.array_equal(images, other) and not np.array_equal(digits, other_digits)
+
+
+def test_course_digits_start_near_the_left_edge_margin_digits_far_from_it(rendered):
+    first_ink = {name: np.array([np.nonzero(im.any(0))[0][0] for im in rendered[name][0]])
+                 for name in ("course", "margin")}
+    assert (first_ink["course"] <= 16).all()
+    assert (first_ink["margin"] >= 24).mean() >= 0.9
+
+
+def test_crowded_digits_overlap_sparse_ones_stand_apart(rendered):
+    crowded = [ink_column_runs(im) for im in rendered["crowded"][0]]
+    sparse = [ink_column_runs(im) for im in rendered["sparse"][0]]
+    assert np.mean([r < 4 for r in crowded]) >= 0.75
+    assert np.mean([r >= 4 for r in sparse]) >= 0.75
+
+
+def test_small_and_large_digits_differ_in_height(rendered):
+    def median_height(images):
+        return np.median([np.ptp(np.nonzero((im > 40).any(1))[0]) for im in images])
+    assert median_height(rendered["small"][0]) < median_height(rendered["course"][0]) < median_height(rendered["large"][0])
+
+
+def test_drawn_set_loads_as_one_course_format_folder(tmp_path):
+    files = write_suite_set("drawn", 10, seed=3, folder=tmp_path)
+    data = load_dataset(tmp_path)
+    assert len(data) == 10 and data.images.shape[1:] == SUITE_PRESETS["drawn"].stored_size
+    assert np.array_equal(data.digits.sum(1), data.sums)
+    manifest = json.loads((tmp_path / "suite.json").read_text())
+    assert manifest["preset"] == "drawn" and sum(f["n"] for f in manifest["files"]) == 10
+    assert len([f for f in files if f.name.startswith("data")]) == len(SUITE_PRESETS["drawn"].canvases)
+    images, digits = render("drawn", 10, seed=3)
+    assert np.array_equal(data.images, images) and np.array_equal(data.digits, digits)
+
+
+def test_robustness_prints_a_table_of_every_set_and_caches_the_sets(tmp_path):
+    cache = tmp_path / "cache"
+    r = run("robustness", "--checkpoint", ROOT / "checkpoints" / "naive-concat", "--n", 20, "--cache", cache,
+            "--data-test", tmp_path / "no-such-folder", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if line.startswith("| checkpoint"))
+    for name in SUITE_PRESETS:
+        assert f" {name} " in header
+    row = next(line for line in r.stdout.splitlines() if "naive-concat" in line)
+    assert row.count("/") >= len(SUITE_PRESETS) and "no-such-folder" not in r.stdout
+    cached = sorted(p.name for p in cache.iterdir())
+    assert len(cached) == len(SUITE_PRESETS) and all("-n20-seed7-" in p for p in cached)
+
+def test_robustness_json_uses_the_cache_and_the_test_folder(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    write_suite_set("course", 20, seed=7, folder=tmp_path / "test")   # stands in for data/test
+    args = ["robustness", "--checkpoint", str(ROOT / "checkpoints" / "naive-concat"), "--n", "20",
+            "--cache", str(cache), "--sets", "crowded", "margin", "--data-test", str(tmp_path / "test"), "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    scores = first["results"][str(ROOT / "checkpoints" / "naive-concat")]
+    assert list(scores) == ["crowded", "margin", str(tmp_path / "test")]
+    assert all(s["n"] == 20 and 0 <= s["sum_accuracy"] <= 1 and 0 <= s["digit_accuracy"] <= 1
+               for s in scores.values())
+    assert sorted(p.name for p in cache.iterdir()) == ["crowded-n20-seed7-v1", "margin-n20-seed7-v1"]
+    stamp = (cache / "crowded-n20-seed7-v1" / "data0.npy").stat().st_mtime_ns
+    assert main(args) == 0                                  # the second run reads the cached sets
+    assert json.loads(capsys.readouterr().out) == first
+    assert (cache / "crowded-n20-seed7-v1" / "data0.npy").stat().st_mtime_ns == stamp
+
+
+def test_make_dataset_with_a_preset_and_its_errors(tmp_path, capsys):
+    assert main(["make-dataset", "--split", "test", "--preset", "sparse", "--n", "12", "--seed", "4",
+                 "--out", str(tmp_path / "s")]) == 0
+    data = load_dataset(tmp_path / "s")
+    assert np.array_equal(data.images, render("sparse", 12, seed=4)[0])
+    capsys.readouterr()
+    assert main(["make-dataset", "--split", "train", "--preset", "sparse", "--n", "12", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "--split test" in err and len(err.strip().splitlines()) == 1
+    # a folder that holds more files than the new set writes would mix them in: refused
+    assert main(["make-dataset", "--split", "test", "--preset", "drawn", "--n", "4", "--out", str(tmp_path / "d")]) == 0
+    assert main(["make-dataset", "--split", "test", "--preset", "course", "--n", "4", "--out", str(tmp_path / "d")]) == 2
+    assert "data1.npy" in capsys.readouterr().err
