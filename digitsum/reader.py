@@ -73,6 +73,34 @@ class ColumnHead(nn.Module):
         return maps.view(b, 2, 11, w).permute(0, 2, 3, 1).reshape(b, 11, 2 * w)  # (B, 11, 2w)
 
 
+WIDTH_STRIDE = 4    # px of canvas width per trunk column
+
+
+def align_to_stride(images: torch.Tensor, ink_level: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift each image left by (its first inked column mod WIDTH_STRIDE), zero-filled: the ink then
+    starts on the same phase of the trunk's 4 px column grid wherever it sat, so a sideways move of
+    the ink gives the same maps, only shifted (strided convolutions are equivariant to shifts by
+    their stride alone). -> (aligned images, shifts (B,) in px). Ink never falls off: the shift is
+    at most the first inked column."""
+    cols = images.amax(dim=(1, 2))                                          # (B, W)
+    inked = cols > ink_level * cols.amax(dim=1, keepdim=True).clamp_min(1e-6)
+    first = inked.float().argmax(dim=1)                                     # (B,), 0 for a blank image
+    shift = first % WIDTH_STRIDE
+    w = images.shape[-1]
+    src = (torch.arange(w, device=images.device).view(1, w) + shift.view(-1, 1)).clamp_max(w - 1)  # (B, W)
+    aligned = images.gather(3, src.view(-1, 1, 1, w).expand_as(images))
+    inside = torch.arange(w, device=images.device).view(1, w) < w - shift.view(-1, 1)  # zero-fill the right end
+    return aligned * inside.view(-1, 1, 1, w), shift
+
+
+EDGE_PAD = 8  # px of blank added at each side before reading (a multiple of WIDTH_STRIDE)
+
+
+def pad_edges(images: torch.Tensor, pad: int = EDGE_PAD) -> torch.Tensor:
+    """Ink that touches the canvas edge is read as if it did not: the model sees blank beyond it."""
+    return F.pad(images, (pad, pad))
+
+
 def decode(maps: torch.Tensor, k: int = N_DIGITS) -> tuple[torch.Tensor, torch.Tensor]:
     """maps (B, 11, S) -> (digit logits (B, k, 10), positions (B, k) sub-column indices), the k
     strongest local maxima of the centre map in reading order. Fewer than k peaks: the strongest

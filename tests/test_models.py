@@ -10,7 +10,7 @@ def test_every_registered_model_runs_forward_and_backward(name):
     model = create_model(name)
     x = torch.rand(2, 1, 40, 168)
     out = model(x)
-    expected = {"digits": (2, 4, 10), "sum": (2, 37), "regression": (2,)}[model.head_kind]
+    expected = {"digits": (2, 4, 10), "sum": (2, 37), "regression": (2,), "centers": (2, 11, 84)}[model.head_kind]
     assert out.shape == expected
     out.float().square().mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -18,7 +18,7 @@ def test_every_registered_model_runs_forward_and_backward(name):
     model.eval()
     digit_probs, sum_probs = model.predict_proba(x)
     assert sum_probs.shape == (2, 37) and torch.allclose(sum_probs.sum(1), torch.ones(2), atol=1e-5)
-    if model.head_kind == "digits":
+    if model.head_kind in ("digits", "centers"):
         assert digit_probs.shape == (2, 4, 10)
     else:
         assert digit_probs is None
@@ -34,3 +34,42 @@ def test_unknown_names_are_refused():
         create_model("vgg")
     with pytest.raises(ValueError, match="unknown trunk"):
         create_model("resnet18", trunk="alexnet")
+
+
+def test_the_reader_is_the_default_and_reports_where_it_read():
+    from digitsum.models import DEFAULT_MODEL
+    model = create_model(DEFAULT_MODEL).eval()
+    assert model.head_kind == "centers"
+    digit_probs, sum_probs, where = model.read(torch.rand(3, 1, 40, 168))
+    assert digit_probs.shape == (3, 4, 10) and sum_probs.shape == (3, 37)
+    assert where.shape == (3, 4) and (where[:, 1:] > where[:, :-1]).all()        # reading order
+    assert 0 <= where.min() and where.max() < 168
+    assert create_model("resnet_small").eval().read(torch.rand(1, 1, 40, 168))[2] is None
+
+
+def test_reader_weights_do_not_depend_on_position():
+    # shifting the input by 8 px (a multiple of the width stride, 4) shifts every map by 4
+    # sub-columns: the same weights read a digit wherever it sits. Compared away from the canvas
+    # edges (the receptive field is ~100 px wide), on a canvas wide enough to have such a middle.
+    torch.manual_seed(0)
+    model = create_model("reader").eval()
+    x = torch.zeros(1, 1, 40, 320)
+    x[0, 0, 10:30, 130:146] = torch.rand(20, 16)
+    shifted = torch.roll(x, 8, dims=3)
+    with torch.no_grad():
+        a, b = model(x), model(shifted)
+    assert a.shape == (1, 11, 160)
+    assert torch.allclose(a[..., 26:130], b[..., 30:134], atol=1e-4)
+    assert not torch.allclose(a[..., 26:130], b[..., 26:130], atol=1e-2)   # and it does see the ink
+
+
+def test_decode_takes_the_four_strongest_peaks_in_reading_order():
+    from digitsum.reader import decode
+    maps = torch.full((1, 11, 84), -5.0)
+    for pos, digit, strength in ((60, 3, 4.0), (10, 7, 3.0), (30, 1, 5.0), (31, 2, 4.5), (45, 9, 2.0), (70, 0, -1.0)):
+        maps[0, 0, pos] = strength
+        maps[0, 1 + digit, pos] = 8.0
+    logits, positions = decode(maps)
+    # 31 is the shoulder of the peak at 30, not a digit; 70 is the weakest of the rest
+    assert positions.tolist() == [[10, 30, 45, 60]]
+    assert logits.argmax(-1).tolist() == [[7, 1, 9, 3]]
