@@ -41,11 +41,20 @@ def guide_background() -> Image.Image:
     return im
 
 
-def show(canvas: np.ndarray, scale: int = 3) -> Image.Image:
-    """A model canvas (float or uint8) as a picture big enough to see."""
+def show(canvas: np.ndarray, scale: int = 3, x_centres=None) -> Image.Image:
+    """A model canvas (float or uint8) as a picture big enough to see; with `x_centres`, a red tick
+    above each place where the model read a digit."""
     arr = canvas if canvas.dtype == np.uint8 else (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
     im = Image.fromarray(arr, "L")
-    return im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+    im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+    if not x_centres:
+        return im
+    im = im.convert("RGB")
+    pen = ImageDraw.Draw(im)
+    for x in x_centres:
+        cx = round((x + 0.5) * scale)
+        pen.line([(cx, 0), (cx, 2 * scale)], fill=(255, 40, 40), width=max(1, scale // 2 + 1))
+    return im
 
 
 def digit_labels(pred: Prediction) -> list[dict]:
@@ -83,7 +92,7 @@ def build(service: DigitsumService) -> gr.Blocks:
 
     def prediction_outputs(pred: Prediction):
         return (*digit_labels(pred), {str(s): float(p) for s, p in enumerate(pred.sum_probs)},
-                sum_frame(pred.sum_probs), show(pred.canvas), summary(pred),
+                sum_frame(pred.sum_probs), show(pred.canvas, x_centres=pred.x_centres), summary(pred),
                 "".join(map(str, pred.digits)) if pred.digits else "")
 
     def empty_outputs(message: str):

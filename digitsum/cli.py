@@ -97,7 +97,15 @@ def cmd_evaluate(a) -> int:
     if a.images is not None and a.labels is None:
         raise DigitsumError("--images needs --labels (the sums file)")
     data = load_dataset(a.data) if a.data is not None else load_dataset(a.images, a.labels, a.digits)
-    model = load_checkpoint(a.checkpoint)
+    models = [load_checkpoint(c) for c in a.checkpoint]
+    model = models[0]
+    if len(models) > 1 or a.tta:   # an ensemble and/or test-time shifts, averaged
+        from .inference import TTA_SHIFTS, AveragedReader
+        try:
+            model = AveragedReader(models, TTA_SHIFTS if a.tta else (0,))
+        except ValueError as e:
+            raise DigitsumError(str(e)) from None
+    a.checkpoint = " + ".join(a.checkpoint) + (" (TTA)" if a.tta else "")
     digit_probs, sum_probs, rate = predict_batches(model, data.images, a.batch_size,
                                                    progress=not a.json and len(data) > 2000)
     result = metrics_from_probs(digit_probs, sum_probs, data.sums, data.digits)
@@ -143,6 +151,62 @@ def cmd_benchmark(a) -> int:
     return 0
 
 
+def _resnet18_reference():
+    """torchvision's resnet18 with a 1-channel 7x7/2 stem: the speed yardstick."""
+    import torch
+    import torchvision
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = torch.nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    return net.eval()
+
+
+def _best_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cmd_benchmark_model(a) -> int:
+    """Forward pass against resnet18 (side by side, one process), one image end to end, and
+    batched evaluation of a course set, for a checkpoint."""
+    import numpy as np
+    import torch
+    from .checkpoint import load_checkpoint
+    from .evaluate import predict_batches
+    from .predict import predict_image
+    from .synth import generate_dataset
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model = load_checkpoint(a.checkpoint)
+    reference = _resnet18_reference()
+    x = torch.rand(a.batch_size, 1, model.height, model.width)
+    with torch.inference_mode():
+        # interleaved, best of `repeats`: both see the same machine state
+        ref_s, ours_s = [], []
+        for _ in range(a.repeats):
+            ref_s.append(_best_seconds(lambda: reference(x), 1))
+            ours_s.append(_best_seconds(lambda: model(x), 1))
+    ref_best, ours_best = min(ref_s), min(ours_s)
+    print(f"{a.checkpoint}: {torch.get_num_threads()} threads")
+    print(f"  forward, batch {a.batch_size} at {model.height}x{model.width}: {ours_best * 1000:.0f} ms; "
+          f"resnet18 (1-channel 7x7/2 stem) {ref_best * 1000:.0f} ms; speed-up {ref_best / ours_best:.2f}x")
+    images, _ = generate_dataset("test", a.n, seed=1)
+    one = images[0]
+    times = []
+    for _ in range(a.repeats * 5):
+        start = time.perf_counter()
+        predict_image(model, one)
+        times.append(time.perf_counter() - start)
+    print(f"  one image (preprocessing + model + decoding), median of {len(times)}: {np.median(times) * 1000:.1f} ms")
+    _, _, rate = predict_batches(model, images, batch_size=500)
+    print(f"  evaluation, {a.n} course images in batches of 500: {rate:,.0f} images/s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m digitsum", description="digitsum: four handwritten digits and their sum")
     sub = p.add_subparsers(dest="command", required=True)
@@ -160,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--layout/--augment are then not used")
     m.set_defaults(func=cmd_make_dataset)
     e = sub.add_parser("evaluate", help="score a checkpoint on a labelled course-format set")
-    e.add_argument("--checkpoint", required=True, help="checkpoint folder or Hub repo id")
+    e.add_argument("--checkpoint", required=True, nargs="+",
+                   help="checkpoint folder or Hub repo id; several: their ensemble (digit probabilities averaged)")
+    e.add_argument("--tta", action="store_true", help="test-time augmentation: average over small vertical shifts")
     e.add_argument("--images", type=Path, help="images .npy (N, H, W) uint8")
     e.add_argument("--labels", type=Path, help="sums .npy (N,)")
     e.add_argument("--digits", type=Path, help="digit labels .npy (N, 4)")
@@ -181,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.set_defaults(func=cmd_robustness)
+    bm = sub.add_parser("benchmark-model", help="time a checkpoint: forward vs resnet18, one image, evaluation")
+    bm.add_argument("--checkpoint", default="checkpoints/digitsum-reader")
+    bm.add_argument("--batch-size", type=int, default=256)
+    bm.add_argument("--repeats", type=int, default=5)
+    bm.add_argument("--n", type=int, default=5000, help="course images for the evaluation figure")
+    bm.add_argument("--threads", type=int, default=0)
+    bm.set_defaults(func=cmd_benchmark_model)
     b = sub.add_parser("benchmark-synth", help="measure the synthetic generator's images per second")
     b.add_argument("--layout", choices=sorted(LAYOUTS), default="course")
     b.add_argument("--augment", choices=sorted(AUGMENTS), nargs="+", default=["none", "train"])

@@ -119,11 +119,7 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
     def digit_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """-> (digit logits (B, 4, 10), x-centres in canvas px (B, 4) or None for slot heads)."""
         if self.head_kind == "centers":
-            # canonical phase, blank margins: the answer does not depend on where the ink sits
-            aligned, shift = reader.align_to_stride(images)
-            logits, positions = reader.decode(self(reader.pad_edges(aligned)).float())
-            where = reader.positions_to_px(positions) - reader.EDGE_PAD + shift.unsqueeze(1)
-            return logits, where.clamp(0, images.shape[-1] - 1)
+            return reader.read_padded(self, images)
         if self.head_kind != "digits":
             raise ValueError(f"a {self.head_kind!r} head predicts no digits")
         return self(images).float(), None

@@ -19,6 +19,7 @@ class Prediction:
     sum_probs: np.ndarray              # (37,)
     warnings: list[str] = field(default_factory=list)
     milliseconds: float = 0.0
+    x_centres: list[float] | None = None  # where on `canvas` each digit was read (px), for readers that say
 
     @property
     def digits(self) -> list[int] | None:
@@ -36,6 +37,7 @@ class Prediction:
             "sum": self.total,
             "sum_probs": np.round(self.sum_probs, 6).tolist(),
             "sum_confidence": float(self.sum_probs.max()),
+            "x_centres": self.x_centres,
             "warnings": self.warnings,
             "milliseconds": round(self.milliseconds, 2),
         }
@@ -56,9 +58,10 @@ def predict_image(model, image, check_places: bool = False) -> Prediction:
     start = time.perf_counter()
     canvas = fit_to_canvas(image, model.height, model.width)
     x = torch.from_numpy(canvas)[None, None].to(next(model.parameters()).device)
-    digit_probs, sum_probs = model.predict_proba(x)
+    digit_probs, sum_probs, where = model.read(x)
     pred = Prediction(canvas, None if digit_probs is None else digit_probs[0].cpu().numpy(),
-                      sum_probs[0].cpu().numpy())
+                      sum_probs[0].cpu().numpy(),
+                      x_centres=None if where is None else [round(float(v), 1) for v in where[0]])
     pred.milliseconds = (time.perf_counter() - start) * 1000
     if pred.digit_probs is not None:
         for place, probs in enumerate(pred.digit_probs, 1):

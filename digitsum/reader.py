@@ -96,18 +96,31 @@ def align_to_stride(images: torch.Tensor, ink_level: float = 0.3) -> tuple[torch
 EDGE_PAD = 8  # px of blank added at each side before reading (a multiple of WIDTH_STRIDE)
 
 
+def read_padded(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """images (B, 1, H, W) -> (digit logits (B, 4, 10), x-centres in px (B, 4)), read with a
+    canonical stride phase and blank margins, so the answer does not depend on where the ink sits."""
+    aligned, shift = align_to_stride(images)
+    maps = model(pad_edges(aligned)).float()
+    logits, positions = decode(maps, margin=EDGE_PAD // SUBCOLUMN)
+    where = positions_to_px(positions) - EDGE_PAD + shift.unsqueeze(1)
+    return logits, where.clamp(0, images.shape[-1] - 1)
+
+
 def pad_edges(images: torch.Tensor, pad: int = EDGE_PAD) -> torch.Tensor:
     """Ink that touches the canvas edge is read as if it did not: the model sees blank beyond it."""
     return F.pad(images, (pad, pad))
 
 
-def decode(maps: torch.Tensor, k: int = N_DIGITS) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(maps: torch.Tensor, k: int = N_DIGITS, margin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """maps (B, 11, S) -> (digit logits (B, k, 10), positions (B, k) sub-column indices), the k
     strongest local maxima of the centre map in reading order. Fewer than k peaks: the strongest
-    non-peak positions fill in (a digit hidden in another's shoulder)."""
+    non-peak positions fill in (a digit hidden in another's shoulder). `margin` sub-columns at
+    each end (blank padding) hold no digit."""
     heat = maps[:, 0]                                                     # (B, S)
     peak = heat >= F.max_pool1d(heat.unsqueeze(1), 3, 1, 1).squeeze(1)
     score = torch.where(peak, heat, heat - 1e4)
+    if margin:
+        score[:, :margin] = score[:, -margin:] = -1e9
     positions = score.topk(k, dim=1).indices.sort(dim=1).values           # (B, k)
     return gather_classes(maps, positions), positions
 

@@ -55,6 +55,9 @@ def test_default_reads_mouse_style_drawings(width, scale):
         prediction = predict_image(model, drawing_to_gray(np.asarray(drawing)))
         assert "".join(map(str, prediction.digits)) == text, (width, text)
         assert prediction.total == sum(map(int, text))
+        where = prediction.x_centres                       # where it read each digit, in reading order
+        assert len(where) == 4 and all(a < b for a, b in zip(where, where[1:]))
+        assert 0 <= where[0] and where[-1] < prediction.canvas.shape[1]
 
 
 def test_default_reads_the_same_sum_wherever_the_ink_sits(make_course_set):
