@@ -40,6 +40,20 @@ def test_training_writes_metrics_plot_and_an_evaluable_checkpoint(tmp_path, cour
     assert ev.returncode == 0 and json.loads(ev.stdout)["n"] == 64
 
 
+def test_the_default_reader_trains_on_synthetic_centres_and_real_sums_and_digits(tmp_path, course_set):
+    # synthetic images carry digit centres (focal loss on the centre map + digits read there);
+    # real ones carry only sums, or digits, scored on the digits the reader finds now
+    reader = [a if a != "convnet4" else "reader" for a in TINY]
+    r = train(*reader, "--steps", 4, "--eval-every", 2, "--synthetic-fraction", "0.5", "--real", course_set,
+              "--real-digits", course_set, "--val", course_set, "--out", tmp_path / "run",
+              "--export", tmp_path / "export")
+    assert r.returncode == 0, r.stderr[-3000:]
+    records = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(rec["loss"] > 0 for rec in records if rec["kind"] == "train")
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["trunk"] == "reader" and config["head"] == "centers"
+
+
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, course_set):
     common = [*TINY, "--steps", 9, "--real", course_set, "--val", course_set]
     assert train(*common, "--out", tmp_path / "straight").returncode == 0
