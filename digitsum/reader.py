@@ -18,21 +18,16 @@ import torch.nn.functional as F
 
 from .sumdist import N_DIGITS
 
-SUBCOLUMN = 2       # px of canvas width per output position
-MIN_CENTRE_GAP = 6  # px: the generator never puts two digits' centres closer than this, so two
-                    # centres are never neighbours on the stride-2 map and a 3-wide NMS keeps both
+SUBCOLUMN = 2       # px of canvas width per output position. The training layouts keep centres
+                    # 6 px apart, so two centres are never neighbours here and a 3-wide NMS keeps both
 
 
 def _conv_bn_relu(cin: int, cout: int, stride=1) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-class Residual2d(nn.Sequential):
-    def forward(self, x):
-        return torch.relu(x + super().forward(x))
-
-
-class Residual1d(nn.Sequential):
+class Residual(nn.Sequential):
+    """relu(x + layers(x)), in 1-D or 2-D."""
     def forward(self, x):
         return torch.relu(x + super().forward(x))
 
@@ -43,9 +38,9 @@ def reader_trunk(widths=(24, 48, 96)) -> tuple[nn.Module, int]:
     c1, c2, c3 = widths
     layers = [*_conv_bn_relu(1, c1, 2), *_conv_bn_relu(c1, c1)]                       # H/2 x W/2
     layers += [*_conv_bn_relu(c1, c2, 2),
-               Residual2d(*_conv_bn_relu(c2, c2), nn.Conv2d(c2, c2, 3, 1, 1, bias=False), nn.BatchNorm2d(c2))]
+               Residual(*_conv_bn_relu(c2, c2), nn.Conv2d(c2, c2, 3, 1, 1, bias=False), nn.BatchNorm2d(c2))]
     layers += [*_conv_bn_relu(c2, c3, (2, 1)),                                         # H/8 x W/4
-               Residual2d(*_conv_bn_relu(c3, c3), nn.Conv2d(c3, c3, 3, 1, 1, bias=False), nn.BatchNorm2d(c3))]
+               Residual(*_conv_bn_relu(c3, c3), nn.Conv2d(c3, c3, 3, 1, 1, bias=False), nn.BatchNorm2d(c3))]
     return nn.Sequential(*layers), c3
 
 
@@ -60,7 +55,7 @@ class ColumnHead(nn.Module):
 
     def __init__(self, in_ch: int, hidden: int = 128, dropout: float = 0.1, blocks: int = 1):
         super().__init__()
-        residuals = [Residual1d(*_conv1d_bn_relu(hidden, hidden),
+        residuals = [Residual(*_conv1d_bn_relu(hidden, hidden),
                                 nn.Conv1d(hidden, hidden, 5, 1, 2, bias=False), nn.BatchNorm1d(hidden))
                      for _ in range(blocks)]
         self.body = nn.Sequential(*_conv1d_bn_relu(in_ch, hidden), *residuals, nn.Dropout(dropout))
