@@ -3,13 +3,84 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from .errors import DigitsumError
 from .suite import SUITE_PRESETS
 from .synth import AUGMENTS, LAYOUTS
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's own errors (a bad int, a missing flag) become one `error:` line like every other,
+    instead of the usage block and an exit from inside the parser."""
+
+    def error(self, message):
+        raise DigitsumError(f"{message} (see {self.prog} --help)")
+
+
+def check_device(flag: str, allow_auto: bool = True) -> None:
+    """Refuse a --device torch cannot use here now, not after the data is loaded: a typo, or a GPU
+    this machine does not have."""
+    import torch
+    if flag == "auto" and allow_auto:
+        return
+    choices = ("auto, " if allow_auto else "") + "cpu, cuda, cuda:N or mps"
+    try:
+        device = torch.device(flag)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise DigitsumError(f"--device: {flag!r} is not a device this program runs on; use {choices}")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DigitsumError(f"--device: {flag!r} needs a CUDA GPU and torch finds none here; use cpu")
+        if device.index is not None and device.index >= count:
+            raise DigitsumError(f"--device: {flag!r}, but torch finds {count} CUDA GPU(s) here (cuda:0 to cuda:{count - 1})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DigitsumError(f"--device: {flag!r}, but MPS (Apple GPU) is not available here; use cpu")
+
+
+def check_output_folder(flag: str, folder: Path, replaced: bool = False) -> None:
+    """Refuse now an output folder that could not be written later, after all the work: a file in
+    its place or in its path, or a parent folder we may not create in. `replaced`: the folder is
+    swapped in whole (atomic_folder), so its parent is written too."""
+    folder = Path(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise DigitsumError(f"{flag} {folder}: this is a file, not a folder")
+        start = folder.parent if replaced else folder
+        base = next(p for p in (start, *start.parents) if p.exists())
+        if not base.is_dir():
+            raise DigitsumError(f"{flag} {folder}: {base} is a file, not a folder")
+        if not os.access(base, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+        if base != folder:   # root passes os.access even where mkdir fails (/sys): try it where we will create
+            tempfile.TemporaryDirectory(dir=base).cleanup()
+    except OSError as e:
+        raise DigitsumError(f"{flag} {folder}: cannot create or write this folder ({e.strerror or e})") from None
+
+
+def check_args(a) -> None:
+    """Numbers and folders shared by the subcommands, checked before anything is loaded or rendered."""
+    for name in ("n", "batch_size", "repeats", "seconds", "height", "width"):
+        value = getattr(a, name, None)
+        if value is not None and not value > 0:
+            raise DigitsumError(f"--{name.replace('_', '-')} must be positive")
+    if getattr(a, "threads", 0) < 0:
+        raise DigitsumError("--threads must not be negative (0 = torch's default)")
+    if a.command == "make-dataset":
+        check_output_folder("--out", a.out)
+    if a.command == "robustness":
+        check_output_folder("--cache", a.cache)
+        if a.data_test.exists() and not a.data_test.is_dir():
+            raise DigitsumError(f"--data-test {a.data_test}: a course-format folder, not a file")
+    if a.command == "benchmark-synth":
+        check_device(a.device, allow_auto=False)
 
 
 def cmd_make_dataset(a) -> int:
@@ -208,7 +279,7 @@ def cmd_benchmark_model(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m digitsum", description="digitsum: four handwritten digits and their sum")
+    p = OneLineParser(prog="python -m digitsum", description="digitsum: four handwritten digits and their sum")
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make-dataset", help="write a course-format set built from MNIST digits")
     m.add_argument("--split", choices=["train", "test"], required=True, help="MNIST digits to draw from")
@@ -266,13 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+        check_args(args)
         return args.func(args)
-    except DigitsumError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:  # e.g. a canvas too small for the chosen layout
-        print(f"error: {e}", file=sys.stderr)
+    except (DigitsumError, ValueError) as e:  # ValueError: e.g. a canvas too small for the chosen layout
+        print("error: " + " ".join(str(e).splitlines()), file=sys.stderr)
         return 2

@@ -28,15 +28,35 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_label_per_item ON labels(source, item) WHE
 """
 
 
+ASCII_DIGITS = "0123456789"
+
+
 def parse_digits(text) -> list[int]:
-    """'3 1 4 1', '3141', [3, 1, 4, 1] -> [3, 1, 4, 1]; anything else is a clear error."""
+    """'3 1 4 1', '3141', [3, 1, 4, 1] -> [3, 1, 4, 1]; anything else is a clear error. Only the
+    ASCII digits count ('²' and '١' pass str.isdigit() but are not what a label means), and a
+    number must be a whole 0-9 (1.9 is refused, not truncated)."""
     if isinstance(text, str):
         chars = [c for c in text if not c.isspace() and c not in ",;"]
+        ok = len(chars) == 4 and all(c in ASCII_DIGITS for c in chars)
+        values = [int(c) for c in chars] if ok else []
     else:
-        chars = [str(int(v)) for v in text]
-    if len(chars) != 4 or not all(c.isdigit() and len(c) == 1 for c in chars):
+        try:
+            items = list(text)
+        except TypeError:
+            items = []
+        ok = len(items) == 4 and all(_is_digit_value(v) for v in items)
+        values = [int(v) for v in items] if ok else []
+    if not ok:
         raise DataError(f"type exactly four digits 0-9 (got {text!r})")
-    return [int(c) for c in chars]
+    return values
+
+
+def _is_digit_value(v) -> bool:
+    if isinstance(v, str):
+        return len(v) == 1 and v in ASCII_DIGITS
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    return float(v).is_integer() and 0 <= v <= 9
 
 
 class LabelStore:

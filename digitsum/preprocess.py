@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from .errors import BlankImageError, DataError
 
@@ -47,30 +47,84 @@ def to_gray(image) -> np.ndarray:
             return (arr / (65535.0 if arr.max() > 255 else 255.0)).clip(0, 1)
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[2] == 4:   # RGBA array: composite over white
-        alpha = arr[..., 3:4].astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
-        arr = arr[..., :3] * alpha + (1 - alpha) * (65535 if arr.dtype == np.uint16 else 255)
-        arr = arr.astype(np.float32) / (65535.0 if np.asarray(image).dtype == np.uint16 else 255.0)
-        return arr.mean(axis=2).astype(np.float32)
-    if arr.ndim == 3 and arr.shape[2] in (1, 3):
-        arr = arr.mean(axis=2) if arr.shape[2] == 3 else arr[..., 0]
-    if arr.ndim != 2 or min(arr.shape) < 1:
-        raise DataError(f"an image must be 2-D (gray) or H x W x 1/3/4 (colour), found shape {np.asarray(image).shape}")
-    kind = np.asarray(image).dtype
-    if kind == np.bool_:
-        return arr.astype(np.float32)
-    if kind == np.uint16:
-        return arr.astype(np.float32) / 65535.0
-    if np.issubdtype(kind, np.floating):
-        a = np.nan_to_num(arr.astype(np.float32))
-        return (a / 255.0 if a.max() > 1.0 else a).clip(0, 1)
-    return arr.astype(np.float32) / 255.0
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise DataError(f"an image array must hold numbers, found dtype {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
+        white = _full_white(arr[..., :3])
+        gray = arr[..., :3].astype(np.float32).mean(axis=2) / white
+        if arr.shape[2] == 4:   # alpha in the same units as the colour: composite over white
+            alpha = np.clip(arr[..., 3].astype(np.float32) / white, 0, 1)
+            gray = gray * alpha + (1 - alpha)
+        arr, white = gray, 1.0
+    elif arr.ndim == 2 and min(arr.shape) >= 1:
+        white = _full_white(arr)
+    else:
+        raise DataError(f"an image must be 2-D (gray) or H x W x 1/3/4 (colour), found shape {arr.shape}")
+    return np.clip(np.nan_to_num(arr.astype(np.float32) / white), 0, 1)
+
+
+def _full_white(arr: np.ndarray) -> float:
+    """The value that means white in an array: 1 for bool and for floats in [0, 1], 65535 for
+    uint16, otherwise the smallest of 255 / 65535 that holds the data (an int32 or float canvas
+    of 0..255 is 8-bit data in a wider type)."""
+    if arr.dtype == np.bool_:
+        return 1.0
+    if arr.dtype == np.uint16:
+        return 65535.0
+    top = float(np.nanmax(arr)) if arr.size else 0.0
+    if np.issubdtype(arr.dtype, np.floating) and top <= 1.0:
+        return 1.0
+    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
 
 
 def to_white_on_black(gray: np.ndarray) -> np.ndarray:
     """Invert when the border (the background) is brighter than mid-grey."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     return 1.0 - gray if np.median(border) > 0.5 else gray
+
+
+BACKGROUND_GRID = 48   # px: the short side of the coarse copy the background is estimated on
+BACKGROUND_WINDOW = 0.2  # of the short side: wider than any pen stroke, narrower than a shadow
+UNEVEN = 0.1           # a background estimate that varies more than this is lighting, not paper
+
+
+def ink_is_dark(gray: np.ndarray) -> bool:
+    """Ink is the minority of pixels, so around the paper's level its pixels make the longer tail:
+    below it for pen on paper (however dim the photo), above it for chalk or a white-on-black
+    canvas. On an even background (most pixels near the median) the tails are taken around that
+    median. Under uneven light they are taken against a blurred copy instead, so that a shadow or a
+    bright patch, which moves the level both ways, does not count (a thick pen's gaps would)."""
+    median = np.median(gray)
+    if np.mean(np.abs(gray - median) < 0.05) > 0.8:
+        return median - np.percentile(gray, 1) > np.percentile(gray, 99) - median
+    h, w = gray.shape
+    k = 2 / min(h, w)     # two pixels across the short side, then enlarged: a wide blur
+    blurred = Image.fromarray(gray.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
+                                                                   Image.Resampling.BOX)
+    detail = gray - np.asarray(blurred.resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    return -np.percentile(detail, 0.5) > np.percentile(detail, 99.5)
+
+
+def flatten_background(gray: np.ndarray) -> np.ndarray:
+    """gray (1 = white), photo or scan or drawing -> ink map (H, W) in [0, 1], white ink on black.
+
+    The background (paper and light) is a grey closing of the ink-dark image on a coarse copy: the
+    max filter, wider than any stroke, fills each stroke with the paper beside it, so the estimate
+    holds however densely a digit is drawn, and follows gradients, vignettes and shadows. Under an
+    even background the constant level is used instead. The ink is what falls below it."""
+    dark = gray if ink_is_dark(gray) else 1.0 - gray
+    h, w = dark.shape
+    k = BACKGROUND_GRID / min(h, w)
+    small = Image.fromarray(dark.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
+                                                                 Image.Resampling.BOX)
+    size = max(3, round(BACKGROUND_WINDOW * min(small.size)) | 1)   # odd
+    level = small.filter(ImageFilter.MaxFilter(size)).filter(ImageFilter.MinFilter(size))
+    coarse = np.asarray(level, np.float32)
+    if np.ptp(coarse) < UNEVEN:
+        background = np.float32(np.median(coarse))
+    else:
+        background = np.asarray(level.resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    return np.clip(background - dark, 0, 1).astype(np.float32)
 
 
 def _smooth(gray: np.ndarray) -> np.ndarray:
@@ -126,27 +180,44 @@ def _gap_columns_to_keep(ink_columns: np.ndarray, max_gap: int) -> np.ndarray:
     return keep
 
 
+def _near(inked: np.ndarray, clear: np.ndarray, reach: int) -> np.ndarray:
+    """Indices where `inked` holds within `reach` of a `clear` index."""
+    counts = np.concatenate([[0], np.cumsum(clear)])
+    idx = np.arange(len(clear))
+    near = counts[np.minimum(idx + reach + 1, len(clear))] > counts[np.maximum(idx - reach, 0)]
+    return np.nonzero(inked & near)[0]
+
+
 def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     """Any image -> (height, width) float32 canvas in [0, 1], white on black, as the model expects.
     Raises BlankImageError for blank or near-blank input."""
-    gray = to_white_on_black(to_gray(image))
+    gray = to_gray(image)
+    if gray.shape == (height, width):   # a course image: exactly what training saw
+        wob = to_white_on_black(gray)
+        _ink_masks(wob)
+        return wob.astype(np.float32)
+    gray = flatten_background(gray)
     faint, strong = _ink_masks(gray)
-    if gray.shape == (height, width):
-        return gray.astype(np.float32)
     # the background level, noise included: what the brightest 10 % of non-ink pixels reach
     # (0 on a clean image). Below it is black, so a noisy upload looks more like the clean
     # canvases the model mostly trained on, and has no box of noise around the crop.
-    background = np.percentile(gray[~faint], 90) if (~faint).any() else np.median(gray)
-    # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through)
-    rows, cols = np.nonzero(faint.sum(axis=1) >= 2)[0], np.nonzero(faint.sum(axis=0) >= 2)[0]
+    background = np.percentile(gray[~faint], 99) if (~faint).any() else np.median(gray)
+    # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through),
+    # no further than half a digit from clear ink (a faint blotch or a photo's edge is no digit)
+    reach = round(_digit_height(strong) / 2)
+    rows, cols = _near(faint.sum(axis=1) >= 2, strong.any(axis=1), reach), _near(faint.sum(axis=0) >= 2, strong.any(axis=0), reach)
     if len(rows) == 0 or len(cols) == 0:
         rows, cols = np.nonzero(faint.any(axis=1))[0], np.nonzero(faint.any(axis=0))[0]
+    if len(rows) == 0:   # the brightest spots are no brighter than the background's noise
+        raise BlankImageError("no ink stands out from the background: upload a sharper or better-lit image")
     pad = 2
     top, bottom = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, gray.shape[0])
     left, right = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, gray.shape[1])
     crop = gray[top:bottom, left:right]
-    # contrast stretch: the background to 0, the brightest ink to 1
-    crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
+    # contrast stretch: the background to 0, the stroke cores to 1, as an MNIST digit's are
+    # (a photo's ink is only a little darker than its paper, and never evenly so)
+    core = np.percentile(gray[strong], 75)
+    crop = ((crop - background) / max(core - background, 1e-6)).clip(0, 1)
     digit_scale = DIGIT_HEIGHT / _digit_height(strong)
     if crop.shape[1] * digit_scale > width - LEFT_MARGIN - 2:
         # too wide at native digit size (small digits far apart, as in a drawing, or a wide

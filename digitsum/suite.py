@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .errors import DataError
+from .photo import PhotoLook, photograph
 
 SUITE_VERSION = 1        # bump when a preset or the renderer changes: cached sets are keyed by it
 MIN_CENTRE_STEP = 6      # px (on a 40 px tall canvas) between consecutive digits' x-centres
@@ -101,7 +102,21 @@ class DrawnPreset:
         return max(h for h, _ in self.canvases), max(w for _, w in self.canvases)
 
 
-SUITE_PRESETS: dict[str, MnistPreset | DrawnPreset] = {
+@dataclass(frozen=True)
+class PhotoPreset:
+    """Photos of course-layout images (`base`, MNIST test digits): black ink on unevenly lit
+    paper, rotated, blurred, noisy and JPEG-compressed (see `digitsum.photo`). Stored as photos
+    are, dark ink on light paper: preprocessing must find the ink."""
+    description: str
+    base: MnistPreset = MnistPreset("the course layout")
+    look: PhotoLook = PhotoLook()
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        return self.look.size
+
+
+SUITE_PRESETS: dict[str, MnistPreset | DrawnPreset | PhotoPreset] = {
     "course": MnistPreset("the course layout: 40x168, margin 0-16 px, gaps -4..30 px, native size"),
     "margin": MnistPreset("the four digits right-aligned (0-6 px from the right edge) or centred, gaps 0..12 px",
                           align="right_or_centre", margin=(0, 6), gap=(0, 12)),
@@ -115,6 +130,8 @@ SUITE_PRESETS: dict[str, MnistPreset | DrawnPreset] = {
                            faint_p=0.6, ink=(0.3, 1.0), noise_p=0.7, noise_std=(0.03, 0.12), blur_p=0.3),
     "drawn": DrawnPreset("pen strokes of Hershey font digits on 100x400, 160x672, 60x240 and 120x360 canvases, "
                          "stored padded to 160x672"),
+    "photo": PhotoPreset("course-layout images photographed: 160x560 dark ink on paper, gradient light, vignette, "
+                         "shadows, texture, rotation ±3°, blur, noise, JPEG quality 30-90"),
 }
 
 
@@ -122,7 +139,7 @@ def _rng(name: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def get_preset(name: str) -> MnistPreset | DrawnPreset:
+def get_preset(name: str) -> MnistPreset | DrawnPreset | PhotoPreset:
     if name not in SUITE_PRESETS:
         raise DataError(f"unknown suite preset {name!r}: choose one of {', '.join(SUITE_PRESETS)}")
     return SUITE_PRESETS[name]
@@ -430,6 +447,10 @@ def render_parts(name: str, n: int, seed: int = 0) -> list[tuple[np.ndarray, np.
         raise DataError("the number of images must be positive")
     if isinstance(p, DrawnPreset):
         return [part for part in _render_drawn(name, p, n, seed) if len(part[0])]
+    if isinstance(p, PhotoPreset):
+        images, digits = _render_mnist(name, p.base, n, seed)
+        rng = _rng(name + "/photo", seed)
+        return [(np.stack([photograph(im, p.look, rng) for im in images]), digits)]
     return [_render_mnist(name, p, n, seed)]
 
 

@@ -190,6 +190,21 @@ def main(args) -> dict:
     model = model.to(memory_format=torch.channels_last)  # faster convolutions on GPU and CPU alike
     head = model.head_kind
 
+    optimizer = make_optimizer(args, model)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(args, s))
+    ema = make_ema(args, model)
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if cuda else None)
+    if args.compile:
+        train_model = torch.compile(train_model)
+
+    start_step, wall_before, best = 0, 0.0, -1.0
+    if args.resume:   # checked against this command before any data is loaded or anything in OUT written
+        info = resume(args, model, ema, optimizer)
+        start_step, wall_before, best = info["step"], info["wall_seconds"], info["best"]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(args, s), last_epoch=start_step - 1)
+
     # data: real sets on the device; the synthetic generator draws from MNIST train digits only
     real_sum = load_real(args.real, False, model, device)
     real_digit = load_real(args.real_digits, True, model, device)
@@ -203,6 +218,7 @@ def main(args) -> dict:
     if val is not None and args.val_limit:
         val.images, val.sums = val.images[:args.val_limit], val.sums[:args.val_limit]
         val.digits = None if val.digits is None else val.digits[:args.val_limit]
+    test_sets = {path: load_dataset(path) for path in args.test}   # unreadable: fail now, not after the training
     pool_x, pool_y = load_mnist("train")
     n_syn = round(args.batch_size * args.synthetic_fraction)
     n_real = args.batch_size - n_syn
@@ -212,25 +228,8 @@ def main(args) -> dict:
     if real_counts:
         real_counts[-1] = n_real - sum(real_counts[:-1])
 
-    optimizer = make_optimizer(args, model)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(args, s))
-    ema = make_ema(args, model)
-    train_model = model
-    if world > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if cuda else None)
-    if args.compile:
-        train_model = torch.compile(train_model)
-
-    start_step, wall_before, best = 0, 0.0, -1.0
     log = MetricsLog(args.out, enabled=is_main)
     if args.resume:
-        tensors, info = load_state(args.out / "last")
-        model.load_state_dict(tensors["model"])
-        if ema is not None and tensors["ema"]:
-            ema.load_state_dict(tensors["ema"])
-        optimizer.load_state_dict(info["optimizer_state"])
-        start_step, wall_before, best = info["step"], info["wall_seconds"], info["best"]
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(args, s), last_epoch=start_step - 1)
         log.truncate_after(start_step)
     elif is_main:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -306,7 +305,8 @@ def main(args) -> dict:
                     save_checkpoint(final_net, args.out / "best", card_info(args, command, done, wall, device),
                                     {"validation": _val_metrics(record)}, half=args.half)
                 save_state(args.out / "last", model=model, ema=ema, optimizer=optimizer,
-                           info={"step": done, "wall_seconds": wall, "best": best, "command": command})
+                           info={"step": done, "wall_seconds": wall, "best": best, "command": command,
+                                 "model": args.model})
                 result = record
             if world > 1:
                 dist.barrier()
@@ -315,10 +315,55 @@ def main(args) -> dict:
             synthetic, real_gen = new_streams(done)
     bar.close()
     if is_main and not (args.stop_after and done < args.steps):
-        finish(args, command, device, result)
+        finish(args, command, device, test_sets)
     if world > 1:
         dist.destroy_process_group()
     return result
+
+
+def resume(args, model, ema, optimizer) -> dict:
+    """Load the run saved in OUT/last into model, EMA and optimizer, once it is known to be this
+    command's run and to have steps left; -> its info (step, wall_seconds, best)."""
+    folder = args.out / "last"
+    tensors, info = load_state(folder)
+    saved_model = info.get("model")   # recorded since the hardening; older states are checked by their tensors
+    if saved_model is not None and saved_model != args.model:
+        raise DigitsumError(f"--resume: the run in {args.out} trained --model {saved_model}, not --model {args.model}; "
+                            f"resume it with --model {saved_model}, or train --model {args.model} in another --out")
+    if info["step"] >= args.steps:
+        raise DigitsumError(f"--resume: the run in {args.out} already reached step {info['step']}; "
+                            f"give --steps above {info['step']} to train further")
+    groups = info["optimizer_state"]["param_groups"]
+    saved_optimizer = "sgd" if groups and "momentum" in groups[0] else "adamw"   # SGD's groups have momentum, AdamW's betas
+    if saved_optimizer != args.optimizer:
+        raise DigitsumError(f"--resume: the run in {args.out} used --optimizer {saved_optimizer}, not {args.optimizer}")
+    where = f"--resume {folder / 'state.safetensors'}"
+    load_strict(model, tensors["model"], where, args.model)
+    if ema is not None and tensors["ema"]:
+        load_strict(ema, tensors["ema"], where + " (EMA)", args.model)
+    try:
+        optimizer.load_state_dict(info["optimizer_state"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DigitsumError(f"{where}: its optimizer state does not fit --model {args.model} ({e})") from None
+    return info
+
+
+def load_strict(module, tensors: dict, where: str, model_name: str) -> None:
+    """Load saved tensors only if they are exactly the module's own, names and shapes: anything else
+    is another model's state, refused in one line rather than half loaded."""
+    mine = module.state_dict()
+    missing = sorted(set(mine) - set(tensors))
+    unexpected = sorted(set(tensors) - set(mine))
+    reshaped = sorted(k for k in set(mine) & set(tensors) if mine[k].shape != tensors[k].shape)
+    problems = [f"{len(names)} {label} ({_some(names)})" for label, names in
+                (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if names]
+    if problems:
+        raise DigitsumError(f"{where}: its tensors do not fit --model {model_name}: " + "; ".join(problems))
+    module.load_state_dict(tensors)
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def initial_weights(location, model) -> dict:
@@ -352,14 +397,13 @@ def card_info(args, command, step, wall, device) -> dict:
             "ema decay": args.ema_decay}
 
 
-def finish(args, command, device, last_record):
+def finish(args, command, device, test_sets):
     """Score the best EMA checkpoint on the test sets, write its card, export it, plot, push."""
     from digitsum.checkpoint import load_checkpoint, load_metrics
     best_dir = args.out / "best"
     model = load_checkpoint(best_dir)
     metrics = load_metrics(best_dir)
-    for path in args.test:
-        data = load_dataset(path)
+    for path, data in test_sets.items():
         m = evaluate(model.to(device), data.images, data.sums, data.digits, device=device, progress=True)
         metrics[f"test {path.name}"] = {k: v for k, v in m.items() if isinstance(v, float)}
         tqdm.write(f"test {path}: sum accuracy {m['sum_accuracy']:.4f}, digit accuracy {m['digit_accuracy']}")
@@ -384,7 +428,7 @@ def cli(argv=None) -> int:
         args = parse(argv)
         main(args)
     except DigitsumError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print("error: " + " ".join(str(e).splitlines()), file=sys.stderr)   # one line, whatever the cause
         return 2
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from digitsum.cli import OneLineParser, check_device, check_output_folder
 from digitsum.errors import DigitsumError
 from digitsum.models import DEFAULT_MODEL, MODELS
 from digitsum.synth import AUGMENTS, LAYOUTS
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m train", description="Train an EMA digit-sum model from real "
-                                "course-format data (sum-only or digit labels) plus on-the-fly synthetic data.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineParser(prog="python -m train", description="Train an EMA digit-sum model from real "
+                      "course-format data (sum-only or digit labels) plus on-the-fly synthetic data.",
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", type=Path, help="JSON file of flag defaults (keys as the long flags, with _)")
     g = p.add_argument_group("data")
     g.add_argument("--real", type=Path, action="append", default=[],
@@ -64,19 +66,40 @@ def parser() -> argparse.ArgumentParser:
 def parse(argv=None) -> argparse.Namespace:
     p = parser()
     pre, _ = p.parse_known_args(argv)
-    if pre.config is not None:
-        try:
-            defaults = json.loads(pre.config.read_text())
-        except (OSError, ValueError) as e:
-            raise DigitsumError(f"{pre.config}: cannot read config ({e})") from None
-        known = {a.dest for a in p._actions}
-        unknown = sorted(set(defaults) - known)
-        if unknown:
-            raise DigitsumError(f"{pre.config}: unknown keys {unknown}")
-        p.set_defaults(**defaults)
-    args = p.parse_args(argv)
+    config = [] if pre.config is None else config_flags(p, pre.config)
+    args = p.parse_args(config + list(argv if argv is not None else sys.argv[1:]))
     validate(args)
     return args
+
+
+def config_flags(p: argparse.ArgumentParser, path: Path) -> list[str]:
+    """The config file's defaults as flags, put before the command line's: argparse then checks their
+    types and choices like any flag's (set_defaults checks none), and the command line still wins."""
+    try:
+        defaults = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DigitsumError(f"{path}: cannot read config ({e})") from None
+    if not isinstance(defaults, dict):
+        raise DigitsumError(f"{path}: a config must be a JSON object of flag defaults")
+    actions = {a.dest: a for a in p._actions if a.option_strings and a.dest != "help"}
+    unknown = sorted(set(defaults) - set(actions))
+    if unknown:
+        raise DigitsumError(f"{path}: unknown keys {unknown}")
+    flags = []
+    for key, value in defaults.items():
+        action, flag = actions[key], actions[key].option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise DigitsumError(f"{path}: {key} must be true or false")
+            flags += [flag] if value else []
+        elif isinstance(action, argparse._AppendAction):
+            values = value if isinstance(value, list) else [value]
+            flags += [t for v in values for t in (flag, str(v))]
+        elif isinstance(value, (list, dict)):
+            raise DigitsumError(f"{path}: {key} takes one value, not {json.dumps(value)}")
+        elif value is not None:
+            flags += [flag, str(value)]
+    return flags
 
 
 def validate(a: argparse.Namespace) -> None:
@@ -95,9 +118,21 @@ def validate(a: argparse.Namespace) -> None:
     need(0.0 <= a.label_smoothing < 1.0, "--label-smoothing must lie in [0, 1)")
     need(a.eval_every > 0, "--eval-every must be positive")
     need(a.warmup_steps >= 0 and a.clip_grad >= 0 and a.weight_decay >= 0, "warm-up, clipping and decay must not be negative")
+    need(a.ema_warmup >= 0, "--ema-warmup must not be negative")   # below 0 the EMA decay divides by zero
+    need(a.val_limit >= 0, "--val-limit must not be negative (0 = all)")
+    need(a.threads >= 0, "--threads must not be negative (0 = torch's default)")
+    check_device(a.device)
+    # outputs written after the training must be writable before it starts
+    check_output_folder("--out", a.out)
+    if a.export:
+        check_output_folder("--export", a.export, replaced=True)
     for path in [*a.real, *a.real_digits, *a.test] + ([a.val] if a.val else []):
         need(path.exists(), f"{path}: no such file or folder")
     if a.labels_db:
         need(a.labels_db.is_file(), f"{a.labels_db}: no such labels database")
+        if a.synthetic_fraction == 0 and not (a.real or a.real_digits):
+            from digitsum.labeldb import LabelStore
+            need(LabelStore(a.labels_db).count() > 0, f"--labels-db {a.labels_db}: no labels saved in it yet, and "
+                 "--synthetic-fraction 0 leaves no other training data")
     if a.resume:
         need((a.out / "last" / "state.json").is_file(), f"--resume: no saved run in {a.out} (no last/state.json)")

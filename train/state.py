@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from digitsum.atomic import atomic_folder
+from digitsum.errors import DigitsumError
+
+REQUIRED = ("step", "wall_seconds", "best", "optimizer")   # the keys of state.json a resume reads
 
 
 def _flatten_optimizer(opt_state: dict) -> tuple[dict, dict]:
@@ -24,6 +28,9 @@ def _flatten_optimizer(opt_state: dict) -> tuple[dict, dict]:
 
 
 def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
+    groups = meta["param_groups"]
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and {"params", "initial_lr"} <= set(g) for g in groups):
+        raise ValueError("param_groups is not a list of groups with params and initial_lr")
     state = {int(idx): dict(extra) for idx, extra in meta["state"].items()}
     for name, value in tensors.items():
         if name.startswith("optimizer."):
@@ -44,13 +51,32 @@ def save_state(folder: Path, *, model, ema, optimizer, info: dict) -> None:
 
 
 def load_state(folder: Path) -> tuple[dict, dict]:
-    """-> (tensors by group: model, ema; info incl. 'optimizer_state')."""
-    info = json.loads((folder / "state.json").read_text())
-    flat = load_file(str(folder / "state.safetensors"))
+    """-> (tensors by group: model, ema; info incl. 'optimizer_state'). A damaged or half-copied state
+    is a one-line DigitsumError naming the file, not a traceback in the middle of a resume."""
+    info_path, tensors_path = folder / "state.json", folder / "state.safetensors"
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError) as e:   # ValueError: bad JSON, or bytes that are not text
+        raise DigitsumError(f"{info_path}: cannot read the saved run state ({e})") from None
+    missing = [k for k in REQUIRED if not isinstance(info, dict) or k not in info]
+    if missing:
+        raise DigitsumError(f"{info_path}: the saved run state lacks {', '.join(missing)}")
+    if not all(isinstance(info[k], (int, float)) for k in ("wall_seconds", "best")) or \
+            not isinstance(info["step"], int) or info["step"] < 0:
+        raise DigitsumError(f"{info_path}: step, wall_seconds or best is not a number (step a whole one)")
+    if not tensors_path.is_file():
+        raise DigitsumError(f"{tensors_path}: missing, so the saved run state is incomplete")
+    try:
+        flat = load_file(str(tensors_path))
+    except (OSError, SafetensorError) as e:
+        raise DigitsumError(f"{tensors_path}: cannot read the saved run state ({e})") from None
     groups = {"model": {}, "ema": {}}
     for name, value in flat.items():
-        head, rest = name.split(".", 1)
+        head, _, rest = name.partition(".")
         if head in groups:
             groups[head][rest] = value
-    info["optimizer_state"] = _unflatten_optimizer(flat, info.pop("optimizer"))
+    try:
+        info["optimizer_state"] = _unflatten_optimizer(flat, info.pop("optimizer"))
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise DigitsumError(f"{info_path}: its optimizer state is damaged ({type(e).__name__}: {e})") from None
     return groups, info
