@@ -1,16 +1,20 @@
 """digitsum app: draw or upload four digits, compare checkpoints, browse errors, label data.
 
-    python app.py [--checkpoints DIR_OR_HUB_ID ...] [--data DIR] [--labels-db PATH] [--host H] [--port P]
+    python app.py [--checkpoints DIR_OR_HUB_ID ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
+                  [--host H] [--port P]
 
-All the work is done by digitsum.service.DigitsumService; this file only wires the UI.
+All the work is done by digitsum.service.DigitsumService; this file only wires the UI. Only one
+event is an API endpoint (`/predict_json`); every UI handler is private (`api_visibility="private"`).
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import os
+import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,13 +25,32 @@ import pandas as pd  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from digitsum.errors import BlankImageError, DigitsumError  # noqa: E402
-from digitsum.preprocess import load_image_file  # noqa: E402
 from digitsum.predict import Prediction, drawing_to_gray  # noqa: E402
 from digitsum.service import DigitsumService  # noqa: E402
 
 CANVAS_W, CANVAS_H = 672, 160   # 4x the model's 168x40 canvas: one guide box per digit
 GALLERY_MAX = 60
 ANY = "any"
+MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs
+PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, refused by gradio_client
+# where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user
+UPLOAD_DIR = re.compile(r"[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
+
+
+def image_file(**kwargs) -> gr.Image:
+    """gr.Image(type="filepath") that passes the uploaded file's path on without opening it:
+    Gradio's own decoding (PIL, before the handler runs) fails on a truncated or fake image with
+    its generic error; here the service reads the file and says what is wrong with it. (Set on the
+    instance: a subclass of a Gradio component makes Gradio write an app.pyi stub.)"""
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    decode = image.preprocess
+
+    def preprocess(payload):
+        if payload is None or payload.path is None or (payload.url or "").startswith("data:"):
+            return decode(payload)
+        return str(payload.path)
+    image.preprocess = preprocess
+    return image
 
 
 def guide_background() -> Image.Image:
@@ -75,14 +98,27 @@ def summary(pred: Prediction) -> str:
     return text
 
 
+def user_message(error: BaseException) -> str:
+    """One line, without the server's temporary upload folders (a file is called by its own name)."""
+    return UPLOAD_DIR.sub("", " ".join(str(error).split())) or type(error).__name__
+
+
 def ui_errors(fn):
-    """Turn a user's mistake into a message in the UI; the app keeps serving."""
+    """Turn a user's mistake into a one-line message in the UI, and any other failure into a short
+    one (its traceback goes to the console); never Gradio's generic error. The app keeps serving."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except DigitsumError as e:
-            raise gr.Error(str(e), print_exception=False) from None
+            raise gr.Error(user_message(e), print_exception=False) from None
+        except gr.Error as e:
+            raise gr.Error(user_message(e.message), print_exception=False) from None
+        except Exception as e:
+            print(f"digitsum app: {fn.__name__} failed:", file=sys.stderr)
+            traceback.print_exc()
+            raise gr.Error(f"something went wrong ({type(e).__name__}) and was logged on the server; "
+                           "please try again or try another input", print_exception=False) from None
     return wrapper
 
 
@@ -119,21 +155,20 @@ def build(service: DigitsumService) -> gr.Blocks:
         with gr.Tab("Upload", id="upload"):
             with gr.Row():
                 up_ckpt = gr.Dropdown(names, value=default, label="checkpoint")
-                up_image = gr.Image(type="filepath", label="image of four digits (any size, mode, polarity)",
-                                    sources=["upload", "clipboard"], elem_id="upload-image")
+                up_image = image_file(label="image of four digits (any size, mode, polarity)",
+                                      sources=["upload", "clipboard"], elem_id="upload-image")
             with gr.Row():
                 up_npy = gr.File(label="or a course-format .npy set", file_types=[".npy"], type="filepath")
                 up_index = gr.Number(label="item index (in the .npy, or the test set when none)", value=0,
-                                     precision=0, minimum=0)
+                                     precision=0)  # the service checks it, naming the file
                 up_item_btn = gr.Button("Predict item")
             up_outputs = prediction_panel()
 
         with gr.Tab("Compare", id="compare"):
             cmp_names = gr.CheckboxGroup(names, value=names[:2], label="checkpoints")
             with gr.Row():
-                cmp_image = gr.Image(type="filepath", label="an image through each checkpoint",
-                                     sources=["upload", "clipboard"])
-                cmp_index = gr.Number(label="or a test-set index", value=0, precision=0, minimum=0)
+                cmp_image = image_file(label="an image through each checkpoint", sources=["upload", "clipboard"])
+                cmp_index = gr.Number(label="or a test-set index", value=0, precision=0)
                 cmp_run = gr.Button("Run")
             cmp_preds = gr.Dataframe(label="predictions side by side", interactive=False)
             cmp_metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_name})", interactive=False)
@@ -181,7 +216,8 @@ def build(service: DigitsumService) -> gr.Blocks:
                 lab_undo = gr.Button("Undo")
             lab_status = gr.Markdown(elem_id="label-status")
             with gr.Row():
-                lab_folder = gr.Textbox(value="labeled", label="export folder", max_lines=1)
+                lab_folder = gr.Textbox(value="labeled", label=f"export folder (a name, inside {service.exports_dir})",
+                                        max_lines=1)
                 lab_export = gr.Button("Export to course format")
             lab_index = gr.State(-1)
             lab_history = gr.State([])
@@ -202,18 +238,22 @@ def build(service: DigitsumService) -> gr.Blocks:
             return prediction_outputs(pred)
 
         draw_targets = [*draw_outputs, draw_digits]
-        sketch.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden")
-        draw_ckpt.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden")
-        clear_btn.click(lambda: {"background": guide_background(), "layers": [], "composite": None}, None, sketch)
+        sketch.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden", **PRIVATE)
+        draw_ckpt.change(on_draw, [sketch, draw_ckpt], draw_targets, show_progress="hidden", **PRIVATE)
+        clear_btn.click(lambda: {"background": guide_background(), "layers": [], "composite": None}, None, sketch,
+                        **PRIVATE)
 
         @ui_errors
         def on_draw_save(value, text, name):
-            gray = drawing_to_gray(value)
-            canvas = service.predict(gray, name).canvas
-            row = service.save_drawing(canvas, text)
+            try:
+                digits = service.parse_label(text)   # first: a typo is said before anything else
+                canvas = service.predict(drawing_to_gray(value), name).canvas
+                row = service.save_drawing(canvas, digits)
+            except DigitsumError as e:
+                return f"⚠️ {user_message(e)}"      # the status line says it; nothing else changes
             return f"saved as label #{row} ({service.store.count()} labels in {service.store.path})"
 
-        draw_save.click(on_draw_save, [sketch, draw_digits, draw_ckpt], draw_status)
+        draw_save.click(on_draw_save, [sketch, draw_digits, draw_ckpt], draw_status, **PRIVATE)
 
         # ---------------------------------------------------------------- Upload
         @ui_errors
@@ -221,35 +261,31 @@ def build(service: DigitsumService) -> gr.Blocks:
             if not path:
                 return empty_outputs("")[:-1]
             try:
-                pred = service.predict(load_image_file(path), name)
+                pred = service.predict(service.load_image(path), name)
             except BlankImageError as e:
                 return empty_outputs(f"*{e}*")[:-1]
             return prediction_outputs(pred)[:-1]
 
         @ui_errors
         def on_item(npy, index, name):
-            index = int(index or 0)
-            if npy:
-                images = np.load(npy, allow_pickle=False, mmap_mode="r") if Path(npy).suffix == ".npy" else None
-                if images is None or images.ndim != 3:
-                    raise DigitsumError(f"{Path(npy).name}: expected a (N, H, W) course-format .npy")
-                if not 0 <= index < len(images):
-                    raise DigitsumError(f"index {index} is outside the file (0-{len(images) - 1})")
-                image = np.asarray(images[index])
-            else:
-                image = service.item(index)
-            return prediction_outputs(service.predict(image, name))[:-1]
+            index = 0 if index is None else index
+            image = service.load_npy_item(npy, index) if npy else service.item(index)
+            try:
+                pred = service.predict(image, name)
+            except BlankImageError as e:
+                return empty_outputs(f"*{e}*")[:-1]
+            return prediction_outputs(pred)[:-1]
 
-        up_image.change(on_upload, [up_image, up_ckpt], list(up_outputs))
-        up_ckpt.change(on_upload, [up_image, up_ckpt], list(up_outputs))
-        up_item_btn.click(on_item, [up_npy, up_index, up_ckpt], list(up_outputs))
+        up_image.change(on_upload, [up_image, up_ckpt], list(up_outputs), **PRIVATE)
+        up_ckpt.change(on_upload, [up_image, up_ckpt], list(up_outputs), **PRIVATE)
+        up_item_btn.click(on_item, [up_npy, up_index, up_ckpt], list(up_outputs), **PRIVATE)
 
         # ---------------------------------------------------------------- Compare
         @ui_errors
         def on_compare(chosen, path, index):
             if not chosen:
                 raise DigitsumError("choose at least one checkpoint")
-            image = load_image_file(path) if path else service.item(int(index or 0))
+            image = service.load_image(path) if path else service.item(0 if index is None else index)
             rows = []
             for name, pred in service.compare(image, chosen):
                 rows.append({"checkpoint": name, "digits": " ".join(map(str, pred.digits)) if pred.digits else "-",
@@ -275,9 +311,9 @@ def build(service: DigitsumService) -> gr.Blocks:
                 f"{n}: {service.scored(n).pred_sum[i]}" for n in chosen) + f" (true {service.dataset.sums[i]}, #{i})")
                 for i in idx]
 
-        cmp_run.click(on_compare, [cmp_names, cmp_image, cmp_index], [cmp_preds, cmp_metrics, cmp_per_sum])
+        cmp_run.click(on_compare, [cmp_names, cmp_image, cmp_index], [cmp_preds, cmp_metrics, cmp_per_sum], **PRIVATE)
         for trigger in (cmp_run.click, cmp_names.change, cmp_which.change):
-            trigger(on_compare_gallery, [cmp_names, cmp_which], cmp_gallery)
+            trigger(on_compare_gallery, [cmp_names, cmp_which], cmp_gallery, **PRIVATE)
 
         # ---------------------------------------------------------------- Errors
         def choice(value):
@@ -302,8 +338,8 @@ def build(service: DigitsumService) -> gr.Blocks:
         err_inputs = [err_ckpt, err_true, err_pred, err_place, err_min, err_max, err_sort]
         err_targets = [err_gallery, err_indices, err_count, err_digit_cm, err_sum_cm]
         for component in err_inputs:
-            component.change(on_errors, err_inputs, err_targets)
-        demo.load(on_errors, err_inputs, err_targets)
+            component.change(on_errors, err_inputs, err_targets, **PRIVATE)
+        demo.load(on_errors, err_inputs, err_targets, **PRIVATE)
 
         @ui_errors
         def on_error_select(name, shown, evt: gr.SelectData):
@@ -315,7 +351,7 @@ def build(service: DigitsumService) -> gr.Blocks:
             return (show(d["image"], 4), md, *labels, sum_frame(d["sum_probs"]))
 
         err_gallery.select(on_error_select, [err_ckpt, err_indices],
-                           [err_detail_img, err_detail_md, *err_detail_digits, err_detail_sum])
+                           [err_detail_img, err_detail_md, *err_detail_digits, err_detail_sum], **PRIVATE)
 
         @ui_errors
         def on_cell(name, kind, evt: gr.SelectData):
@@ -327,8 +363,10 @@ def build(service: DigitsumService) -> gr.Blocks:
             what = "digit" if kind == "digit" else "sum"
             return items, shown, f"**{len(idx)}** images with true {what} {row} predicted as {col - 1}; showing {len(shown)}"
 
-        err_digit_cm.select(functools.partial(on_cell, kind="digit"), [err_ckpt], [err_gallery, err_indices, err_count])
-        err_sum_cm.select(functools.partial(on_cell, kind="sum"), [err_ckpt], [err_gallery, err_indices, err_count])
+        err_digit_cm.select(functools.partial(on_cell, kind="digit"), [err_ckpt], [err_gallery, err_indices, err_count],
+                            **PRIVATE)
+        err_sum_cm.select(functools.partial(on_cell, kind="sum"), [err_ckpt], [err_gallery, err_indices, err_count],
+                          **PRIVATE)
 
         # ---------------------------------------------------------------- Label
         def label_view(index, message=""):
@@ -342,6 +380,12 @@ def build(service: DigitsumService) -> gr.Blocks:
             caption = f"#{index}, known sum **{service.dataset.sums[index]}**"
             return (index, show(service.item(index), 4), gr.update(value="", placeholder=placeholder), progress,
                     f"{caption}. {message}")
+
+        def label_problem(index, error):
+            """A label that cannot be saved: said in the status line; the image, the typed text and
+            the progress stay as they are (no error overlays on them)."""
+            caption = f"#{index}, known sum **{service.dataset.sums[index]}**. " if index >= 0 else ""
+            return index, gr.skip(), gr.skip(), gr.skip(), f"{caption}⚠️ {user_message(error)}"
 
         @ui_errors
         def on_label_load():
@@ -357,10 +401,14 @@ def build(service: DigitsumService) -> gr.Blocks:
             if text == "u":
                 return on_label_undo(index, history)
             digits = text or "".join(map(str, service.suggestion(index) or []))
-            row = service.save_item_label(index, digits)
+            try:
+                row = service.save_item_label(index, digits)
+            except DigitsumError as e:
+                return (*label_problem(index, e), history)
             return (*label_view(service.next_unlabeled(index), f"saved #{index} as {digits}."),
                     history + [[index, row]])
 
+        @ui_errors
         def on_label_skip(index, history):
             return (*label_view(service.next_unlabeled(index), f"skipped #{index}."), history + [[index, None]])
 
@@ -374,16 +422,17 @@ def build(service: DigitsumService) -> gr.Blocks:
             return (*label_view(last, f"undid #{last}."), history[:-1])
 
         @ui_errors
-        def on_export(folder):
-            files = service.export_labels(Path(folder))
-            return f"exported {service.store.count()} labels: " + ", ".join(str(f) for f in files)
+        def on_export(name):
+            files = service.export_labels(name)   # a plain folder name, inside service.exports_dir
+            return (f"exported {service.store.count()} labels to {files[0].parent}: "
+                    + ", ".join(f.name for f in files))
 
         lab_targets = [lab_index, lab_image, lab_box, lab_progress, lab_status]
-        demo.load(on_label_load, None, lab_targets)
-        lab_box.submit(on_label_submit, [lab_box, lab_index, lab_history], [*lab_targets, lab_history])
-        lab_skip.click(on_label_skip, [lab_index, lab_history], [*lab_targets, lab_history])
-        lab_undo.click(on_label_undo, [lab_index, lab_history], [*lab_targets, lab_history])
-        lab_export.click(on_export, lab_folder, lab_status)
+        demo.load(on_label_load, None, lab_targets, **PRIVATE)
+        lab_box.submit(on_label_submit, [lab_box, lab_index, lab_history], [*lab_targets, lab_history], **PRIVATE)
+        lab_skip.click(on_label_skip, [lab_index, lab_history], [*lab_targets, lab_history], **PRIVATE)
+        lab_undo.click(on_label_undo, [lab_index, lab_history], [*lab_targets, lab_history], **PRIVATE)
+        lab_export.click(on_export, lab_folder, lab_status, **PRIVATE)
 
         # ---------------------------------------------------------------- API
         @ui_errors
@@ -391,10 +440,11 @@ def build(service: DigitsumService) -> gr.Blocks:
             if not file:
                 raise DigitsumError("send an image file")
             name = checkpoint or default
-            image = load_image_file(file)
+            image = service.load_image(file)
             return service.predict(image, name).to_json(name)
 
-        api_ckpt.submit(predict_json, [api_file, api_ckpt], api_out, api_name="predict_json")
+        # the one public endpoint
+        api_ckpt.submit(predict_json, [api_file, api_ckpt], api_out, api_name="predict_json", api_visibility="public")
     return demo
 
 
@@ -411,6 +461,13 @@ def prediction_panel():
     return (*digits, total, chart, seen, text)
 
 
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860):
+    """Start serving without blocking; uploads over MAX_UPLOAD are refused by Gradio itself."""
+    demo.queue().launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                        max_file_size=MAX_UPLOAD)
+    return demo
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="digitsum app")
     p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
@@ -418,6 +475,8 @@ def parse_args(argv=None):
     p.add_argument("--data", type=Path, help="a course-format set to browse and label (default: MNIST-test course set)")
     p.add_argument("--labels-db", type=Path, default=Path("labels.db"))
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/digitsum"))
+    p.add_argument("--exports-dir", type=Path, default=Path("exports"),
+                   help="the Label tab exports only into folders directly inside this one (default: ./exports)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     return p.parse_args(argv)
@@ -427,13 +486,13 @@ def main(argv=None):
     start = time.perf_counter()
     args = parse_args(argv)
     try:
-        service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir)
+        service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir)
         demo = build(service)
     except DigitsumError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     service.warm_up()
-    demo.queue().launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, quiet=True)
+    launch(demo, args.host, args.port)
     print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - start:.1f} s", flush=True)
     demo.block_thread()
     return 0

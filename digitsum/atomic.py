@@ -1,5 +1,11 @@
-"""Write a folder all at once: build it beside the target, then rename it into place, so a kill
-leaves either the old folder or the new one, never a half-written one."""
+"""Write a folder all at once: build it beside the target, then swap it into place.
+
+At every instant one complete copy exists: the new folder is complete before the old one is moved
+aside (to `.NAME.old`), and the old one is deleted only after the new one is in place. A kill
+between the two renames leaves `.NAME.old` and no NAME; `recover` (run at the start of every
+write and by readers that call it) puts it back, and deletes any half-built temporary folder.
+Folders get the user's normal permissions (umask), not mkdtemp's private 0700.
+"""
 from __future__ import annotations
 
 import os
@@ -9,12 +15,34 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def recover(folder: Path) -> None:
+    """Undo what a killed swap left behind: `.NAME.old` without NAME is put back; a `.NAME.old`
+    beside a complete NAME, and half-built `.NAME.tmp-*` folders, are deleted."""
+    folder = Path(folder)
+    old = folder.with_name(f".{folder.name}.old")
+    if old.exists():
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, folder)
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextmanager
 def atomic_folder(folder: Path):
     """`with atomic_folder(path) as tmp:` write into tmp; on success tmp replaces path."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    recover(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         old = folder.with_name(f".{folder.name}.old")

@@ -1,16 +1,16 @@
 """Checkpoints in the Hugging Face layout: config.json + model.safetensors + README.md (model card)
-+ metrics.json, written and read through PyTorchModelHubMixin. Never unpickles anything."""
++ metrics.json, written through PyTorchModelHubMixin and read back strictly with safetensors (every
+tensor named, shaped and typed as the config's model expects). Never unpickles anything."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
-from .atomic import atomic_folder
+from .atomic import atomic_folder, recover
 from .errors import CheckpointError
 from .models import DigitSumNet
 
@@ -65,14 +65,37 @@ def _load_local(folder: Path) -> DigitSumNet:
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{folder / CONFIG}: not a digitsum config ({e})") from None
     try:
-        # huggingface_hub prints "Loading weights from local directory" on stdout, which would
-        # break `evaluate --json` (one JSON object on stdout): keep it out
-        with contextlib.redirect_stdout(io.StringIO()):
-            return DigitSumNet.from_pretrained(str(folder))
-    except TypeError as e:
+        model = DigitSumNet(**config)
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"{folder / CONFIG}: config does not fit a DigitSumNet ({e})") from None
+    try:
+        tensors = load_file(str(folder / WEIGHTS))
     except Exception as e:  # safetensors raises its own errors on truncated or foreign files
         raise CheckpointError(f"{folder / WEIGHTS}: cannot load weights ({type(e).__name__}: {e})") from None
+    load_weights_strictly(model, tensors, str(folder / WEIGHTS))
+    return model
+
+
+def load_weights_strictly(model: torch.nn.Module, tensors: dict, where: str,
+                          expected: str = "the model in config.json") -> None:
+    """Load `tensors` into `model` only if they are exactly its own: the same names, shapes and
+    kinds of dtype (fp16 weights of a float32 model are fine: `--half` exports them). A missing or
+    renamed tensor is an error that names it, never a silently random weight."""
+    mine = model.state_dict()
+    missing = sorted(set(mine) - set(tensors))
+    unexpected = sorted(set(tensors) - set(mine))
+    common = sorted(set(mine) & set(tensors))
+    reshaped = [k for k in common if tuple(mine[k].shape) != tuple(tensors[k].shape)]
+    retyped = [k for k in common if mine[k].is_floating_point() != tensors[k].is_floating_point()]
+    problems = [f"{label}: {_names(keys)}" for label, keys in
+                (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped), ("other dtype", retyped)) if keys]
+    if problems:
+        raise CheckpointError(f"{where}: the weights do not fit {expected} ({'; '.join(problems)})")
+    model.load_state_dict({k: v.to(mine[k].dtype) for k, v in tensors.items()}, strict=True)
+
+
+def _names(keys: list[str], shown: int = 3) -> str:
+    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
 
 
 def _download(repo_id: str) -> Path:
@@ -87,6 +110,7 @@ def _download(repo_id: str) -> Path:
 def load_checkpoint(path_or_repo: str | os.PathLike, device: str | torch.device = "cpu") -> DigitSumNet:
     """A model in eval mode, float32, from a local checkpoint folder or a Hub repo id."""
     path = Path(path_or_repo)
+    recover(path)   # a save killed mid-swap leaves .NAME.old: the complete previous checkpoint
     if path.exists():
         if not path.is_dir():
             raise CheckpointError(f"{path}: a checkpoint is a folder (config.json + model.safetensors), not a file")

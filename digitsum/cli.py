@@ -278,6 +278,28 @@ def cmd_benchmark_model(a) -> int:
     return 0
 
 
+def cmd_refusal(a) -> int:
+    """The four-digit check's false-reject and false-accept rates (digitsum.refusal)."""
+    import torch
+    from .checkpoint import load_checkpoint
+    from .refusal import refusal_rates
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model = load_checkpoint(a.checkpoint)
+    if not model.reads_positions:
+        raise DigitsumError(f"{a.checkpoint}: only readers (models that find digit centres) have the four-digit check")
+    rates = refusal_rates(model, a.n, a.seed)
+    if a.json:
+        print(json.dumps({"checkpoint": a.checkpoint, "seed": a.seed, **rates}))
+        return 0
+    print(f"four-digit check of {a.checkpoint} (seed {a.seed})")
+    print("| set | images | rate |\n|---|---:|---:|")
+    for kind, table in (("false reject", rates["false_reject"]), ("false accept", rates["false_accept"])):
+        for name, rate in table.items():
+            print(f"| {kind}: {name} | {rates['n'][name]} | {100 * rate:.1f} % |")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m digitsum", description="digitsum: four handwritten digits and their sum")
     sub = p.add_subparsers(dest="command", required=True)
@@ -325,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--n", type=int, default=5000, help="course images for the evaluation figure")
     bm.add_argument("--threads", type=int, default=0)
     bm.set_defaults(func=cmd_benchmark_model)
+    rf = sub.add_parser("refusal", help="how often the four-digit check refuses digits and accepts non-digits")
+    rf.add_argument("--checkpoint", default="checkpoints/digitsum-reader")
+    rf.add_argument("--n", type=int, default=600, help="images per digit set, and non-digit images in all")
+    rf.add_argument("--seed", type=int, default=1, help="the threshold was set on seed 5; report on others")
+    rf.add_argument("--threads", type=int, default=0)
+    rf.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    rf.set_defaults(func=cmd_refusal)
     b = sub.add_parser("benchmark-synth", help="measure the synthetic generator's images per second")
     b.add_argument("--layout", choices=sorted(LAYOUTS), default="course")
     b.add_argument("--augment", choices=sorted(AUGMENTS), nargs="+", default=["none", "train"])

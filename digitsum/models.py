@@ -13,6 +13,8 @@ named builders; tests run over all of it.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torchvision
@@ -119,20 +121,23 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
     def digit_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """-> (digit logits (B, 4, 10), x-centres in canvas px (B, 4) or None for slot heads)."""
         if self.head_kind == "centers":
-            return reader.read_padded(self, images)
+            return reader.read_padded(self, images)[:2]
         if self.head_kind != "digits":
             raise ValueError(f"a {self.head_kind!r} head predicts no digits")
         return self(images).float(), None
 
     @torch.no_grad()
-    def read(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-        """-> (digit probabilities (B, 4, 10) or None, sum probabilities (B, 37), x-centres (B, 4) in
-        canvas px where the model read each digit, or None for models that read fixed slots)."""
-        if self.head_kind in ("digits", "centers"):
-            logits, where = self.digit_logits(images)
+    def read(self, images: torch.Tensor) -> Reading:
+        """-> a Reading: digits, sum, and (readers only) where each digit was read and how strong
+        the centre peaks were."""
+        if self.head_kind == "centers":
+            logits, where, peaks = reader.read_padded(self, images)
             digit_probs = torch.softmax(logits, dim=-1)
-            return digit_probs, sum_distribution(digit_probs), where
-        return (*self.predict_proba(images), None)
+            return Reading(digit_probs, sum_distribution(digit_probs), where, peaks)
+        if self.head_kind == "digits":
+            digit_probs = torch.softmax(self(images).float(), dim=-1)
+            return Reading(digit_probs, sum_distribution(digit_probs))
+        return Reading(*self.predict_proba(images))
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -148,6 +153,13 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
         # regression: a unit-width discretised Gaussian around the predicted value
         values = torch.arange(N_SUMS, device=out.device, dtype=out.dtype)
         return None, torch.softmax(-0.5 * ((values[None] - out[:, None]) / 0.5) ** 2, dim=-1)
+
+
+class Reading(NamedTuple):
+    digit_probs: torch.Tensor | None          # (B, 4, 10); None for sum-only heads
+    sum_probs: torch.Tensor                   # (B, 37)
+    x_centres: torch.Tensor | None = None     # (B, 4) canvas px where each digit was read (readers)
+    peak_probs: torch.Tensor | None = None    # (B, 5) the strongest centre peaks, strongest first (readers)
 
 
 # the registry: name -> config; `create_model(name)` builds one

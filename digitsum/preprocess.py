@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .errors import BlankImageError, DataError
 
@@ -30,7 +30,8 @@ def load_image_file(path) -> np.ndarray:
             if im.width * im.height > MAX_PIXELS:
                 raise DataError(f"{path}: image of {im.width}x{im.height} px is too large (max {MAX_PIXELS:,} px)")
             im.load()
-            return to_gray(im)
+            # a phone stores its photo sideways with an EXIF note of how to turn it: apply it
+            return to_gray(ImageOps.exif_transpose(im))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
 

@@ -91,14 +91,27 @@ def align_to_stride(images: torch.Tensor, ink_level: float = 0.3) -> tuple[torch
 EDGE_PAD = 8  # px of blank added at each side before reading (a multiple of WIDTH_STRIDE)
 
 
-def read_padded(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """images (B, 1, H, W) -> (digit logits (B, 4, 10), x-centres in px (B, 4)), read with a
-    canonical stride phase and blank margins, so the answer does not depend on where the ink sits."""
+def read_padded(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """images (B, 1, H, W) -> (digit logits (B, 4, 10), x-centres in px (B, 4), the five strongest
+    centre peaks' probabilities (B, 5)), read with a canonical stride phase and blank margins, so
+    the answer does not depend on where the ink sits."""
     aligned, shift = align_to_stride(images)
     maps = model(pad_edges(aligned)).float()
-    logits, positions = decode(maps, margin=EDGE_PAD // SUBCOLUMN)
+    margin = EDGE_PAD // SUBCOLUMN
+    logits, positions = decode(maps, margin=margin)
     where = positions_to_px(positions) - EDGE_PAD + shift.unsqueeze(1)
-    return logits, where.clamp(0, images.shape[-1] - 1)
+    return logits, where.clamp(0, images.shape[-1] - 1), peak_probabilities(maps, N_DIGITS + 1, margin)
+
+
+def peak_probabilities(maps: torch.Tensor, k: int, margin: int = 0) -> torch.Tensor:
+    """maps (B, 11, S) -> (B, k): the centre probabilities of the k strongest local peaks, strongest
+    first (0 where there are fewer peaks). Four digits show four strong peaks and a weak fifth."""
+    heat = maps[:, 0]
+    peak = heat >= F.max_pool1d(heat.unsqueeze(1), 3, 1, 1).squeeze(1)
+    if margin:
+        peak[:, :margin] = peak[:, -margin:] = False
+    prob = torch.where(peak, torch.sigmoid(heat), torch.zeros_like(heat))
+    return prob.topk(k, dim=1).values
 
 
 def pad_edges(images: torch.Tensor, pad: int = EDGE_PAD) -> torch.Tensor:

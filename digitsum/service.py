@@ -3,6 +3,8 @@ set scored once per checkpoint (cached), error views, and the labeling queue. `a
 Gradio; tests drive it directly."""
 from __future__ import annotations
 
+import os
+import re
 import threading
 from pathlib import Path
 
@@ -15,10 +17,25 @@ from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
 from .errors import DataError, DigitsumError
 from .labeldb import LabelStore, parse_digits
 from .predict import Prediction, predict_image
+from .preprocess import load_image_file
 from .realdata import CourseDataset, load_dataset, save_course_dataset
 from .sumdist import most_likely_digits_for_sum
 
 DEFAULT_TEST = dict(split="test", n=10000, seed=1234)  # the README's test set: same numbers everywhere
+EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name, never a path
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _named(error: DigitsumError, path, name: str | None) -> DigitsumError:
+    """The same error with the file called by `name` (what the user knows it as), not by `path`
+    (where the server keeps it: an upload's temporary folder)."""
+    if not name:
+        return error
+    message = str(error).replace(str(path), name).replace(str(Path(path).resolve()), name)
+    return type(error)(_one_line(message))
 
 
 def discover_checkpoints(specs) -> dict[str, str]:
@@ -54,8 +71,9 @@ def default_test_set(cache_dir: Path) -> CourseDataset:
 
 class DigitsumService:
     def __init__(self, checkpoint_specs=("checkpoints",), data_dir=None, labels_db="labels.db",
-                 cache_dir=".cache/digitsum"):
+                 cache_dir=".cache/digitsum", exports_dir="exports"):
         self.cache_dir = Path(cache_dir)
+        self.exports_dir = Path(exports_dir).resolve()  # relative to the working directory at start
         self.locations = discover_checkpoints(checkpoint_specs)
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
@@ -63,6 +81,7 @@ class DigitsumService:
         self._models: dict[str, torch.nn.Module] = {}
         self._scores: dict[str, analysis.ScoredSet] = {}
         self._lock = threading.Lock()
+        self._export_lock = threading.Lock()
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -79,6 +98,58 @@ class DigitsumService:
 
     def predict(self, image, name: str, check_places: bool = False) -> Prediction:
         return predict_image(self.model(name), image, check_places=check_places)
+
+    # ---------------------------------------------------------------- a user's files
+    @staticmethod
+    def load_image(path, name: str | None = None) -> np.ndarray:
+        """An image file as a gray array; errors name the file `name` (default: its base name)."""
+        name = name or Path(path).name
+        try:
+            return load_image_file(path)
+        except DigitsumError as e:
+            raise _named(e, path, name) from None
+
+    @staticmethod
+    def load_npy_item(path, index, name: str | None = None) -> np.ndarray:
+        """Item `index` of a course-format .npy (N, H, W) set; anything else is a one-line DataError
+        naming the file `name` (default: its base name). Never unpickles."""
+        name = name or Path(path).name
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(6)
+        except OSError as e:
+            raise DataError(f"{name}: cannot be read ({e.strerror or e})") from None
+        if Path(path).suffix.lower() != ".npy" or magic != b"\x93NUMPY":
+            raise DataError(f"{name}: not a NumPy .npy file")
+        try:
+            images = np.load(path, allow_pickle=False, mmap_mode="r")
+        except ValueError as e:
+            if "pickle" in str(e) or "Python objects" in str(e):
+                raise DataError(f"{name}: holds Python objects, which the app never loads; "
+                                "send uint8 images of shape (N, H, W)") from None
+            if "empty" in str(e):  # numpy cannot map a file of zero items
+                images = np.load(path, allow_pickle=False)
+            else:
+                raise DataError(f"{name}: a damaged or truncated .npy ({_one_line(e)})") from None
+        except (OSError, EOFError) as e:
+            raise DataError(f"{name}: a damaged or truncated .npy ({_one_line(e) or type(e).__name__})") from None
+        if not isinstance(images, np.ndarray) or images.ndim != 3 or min(images.shape[1:], default=0) < 1:
+            shape = getattr(images, "shape", "?")
+            raise DataError(f"{name}: expected a (N, H, W) course-format .npy of images, found shape {shape}")
+        if not (np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_):
+            raise DataError(f"{name}: expected numbers (uint8 images), found dtype {images.dtype}")
+        if not len(images):
+            raise DataError(f"{name}: holds no images")
+        try:
+            index = int(index)
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(f"{name}: the index must be a whole number (got {index!r})") from None
+        if not 0 <= index < len(images):
+            raise DataError(f"{name}: index {index} is outside the file (0-{len(images) - 1})")
+        try:
+            return np.array(images[index])
+        except (ValueError, OSError) as e:
+            raise DataError(f"{name}: item {index} cannot be read ({_one_line(e)})") from None
 
     def compare(self, image, names) -> list[tuple[str, Prediction]]:
         if not names:
@@ -148,6 +219,10 @@ class DigitsumService:
         return fn(self.scored(name), self.dataset, true, pred)
 
     def item(self, index: int) -> np.ndarray:
+        try:
+            index = int(index)
+        except (TypeError, ValueError, OverflowError):
+            raise DigitsumError(f"the index must be a whole number (got {index!r})") from None
         if not 0 <= index < len(self.dataset):
             raise DigitsumError(f"index {index} is outside the dataset (0-{len(self.dataset) - 1})")
         return self.dataset.images[index]
@@ -191,18 +266,57 @@ class DigitsumService:
                 return digits[0].tolist()
         return None
 
+    @staticmethod
+    def parse_label(text) -> list[int]:
+        """Four digits typed by a user: ASCII 0-9 only ('²' and '١' are digits to Python, not to us)."""
+        if isinstance(text, str) and not text.isascii():
+            raise DataError(f"type exactly four digits 0-9 (got {text!r})")
+        return parse_digits(text)
+
     def save_item_label(self, index: int, text) -> int:
-        digits = parse_digits(text)
+        digits = self.parse_label(text)
         known = int(self.dataset.sums[index])
         if sum(digits) != known:
             raise DigitsumError(f"{''.join(map(str, digits))} adds up to {sum(digits)}, but this image's sum is {known}")
         return self.store.save(self.item(index), digits, source=self.label_source, item=index)
 
     def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
-        return self.store.save(canvas, parse_digits(text), source=source)
+        return self.store.save(canvas, self.parse_label(text), source=source)
 
     def undo_label(self, row_id: int) -> None:
         self.store.delete(row_id)
 
-    def export_labels(self, folder) -> list[Path]:
-        return self.store.export(folder)
+    def export_folder(self, name) -> Path:
+        """The folder an export called `name` goes to: always directly inside `exports_dir`. `name`
+        must be a plain folder name (letters, digits, '.', '_', '-'; no path), and the folder must
+        not exist yet (an empty one is fine): an export never replaces earlier work."""
+        name = name.strip() if isinstance(name, str) else name
+        if not isinstance(name, str) or not name:
+            raise DataError("type a name for the export folder, e.g. labeled-1")
+        if not EXPORT_NAME.fullmatch(name) or ".." in name:
+            raise DataError(f"{name!r} is not a plain folder name: use letters, digits, '.', '_' and '-' "
+                            f"only (no '/', '\\' or '..', at most 64), e.g. labeled-1")
+        folder = self.exports_dir / name
+        if os.path.lexists(folder) and not (folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir())):
+            raise DataError(f"{name} already exists in {self.exports_dir}; choose another name, "
+                            f"e.g. {self._free_name(name)}")
+        return folder
+
+    def _free_name(self, name: str) -> str:
+        stem = re.sub(r"-\d+$", "", name)[:56]
+        k = 2
+        while os.path.lexists(self.exports_dir / f"{stem}-{k}"):
+            k += 1
+        return f"{stem}-{k}"
+
+    def export_labels(self, name) -> list[Path]:
+        """Export every label in the course format to `exports_dir / name` (see `export_folder`),
+        all at once: a failed export leaves nothing behind."""
+        with self._export_lock:  # the name check and the write, one export at a time
+            folder = self.export_folder(name)
+            try:
+                with atomic_folder(folder) as tmp:
+                    written = self.store.export(tmp)
+            except OSError as e:
+                raise DataError(f"cannot write the export folder {folder} ({e.strerror or e})") from None
+            return [folder / p.name for p in written]

@@ -115,7 +115,7 @@ CASES = [
     case("resume-other-model", nothing, ["train", "--model", "convnet4", "--steps", "4", *RESUME],
      "--resume: the run in {run} trained --model reader, not --model convnet4"),
     case("resume-other-model-older-state", without("model"), ["train", "--model", "convnet4", "--steps", "4", *RESUME],
-     "--resume {run}/last/state.safetensors: its tensors do not fit --model convnet4: "),
+     "--resume {run}/last/state.safetensors: the weights do not fit --model convnet4 (missing: "),
     case("resume-other-optimizer", nothing, ["train", "--optimizer", "sgd", "--steps", "4", *RESUME],
      "--resume: the run in {run} used --optimizer adamw, not sgd"),
     case("resume-steps-reached", nothing, ["train", "--steps", "2", *RESUME],

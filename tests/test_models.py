@@ -40,7 +40,7 @@ def test_the_reader_is_the_default_and_reports_where_it_read():
     from digitsum.models import DEFAULT_MODEL
     model = create_model(DEFAULT_MODEL).eval()
     assert model.head_kind == "centers"
-    digit_probs, sum_probs, where = model.read(torch.rand(3, 1, 40, 168))
+    digit_probs, sum_probs, where, _ = model.read(torch.rand(3, 1, 40, 168))
     assert digit_probs.shape == (3, 4, 10) and sum_probs.shape == (3, 37)
     assert where.shape == (3, 4) and (where[:, 1:] > where[:, :-1]).all()        # reading order
     assert 0 <= where.min() and where.max() < 168

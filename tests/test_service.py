@@ -13,7 +13,7 @@ from digitsum.service import DigitsumService
 @pytest.fixture
 def service(tmp_path, course_set, tiny_checkpoint):
     return DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "labels.db",
-                           cache_dir=tmp_path / "cache")
+                           cache_dir=tmp_path / "cache", exports_dir=tmp_path / "exports")
 
 
 def test_draw_tab_predicts_a_sketchpad_value_and_flags_empty_places(service, course_set):
@@ -96,9 +96,10 @@ def test_label_queue_save_skip_undo_export(service, tmp_path):
     assert service.label_progress()[0] == 0
     service.save_item_label(0, service.dataset.digits[0])
     service.save_drawing(np.zeros((40, 168), np.float32) + 0.5, "1 2 3 4")
-    files = service.export_labels(tmp_path / "export")
-    exported = load_dataset(tmp_path / "export")
+    files = service.export_labels("export")                   # a name: the folder is in exports_dir
+    exported = load_dataset(tmp_path / "exports" / "export")
     assert len(files) == 3 and len(exported) == 2 and exported.digits[1].tolist() == [1, 2, 3, 4]
+    assert all(f.parent == tmp_path / "exports" / "export" for f in files)
 
 
 def test_labels_survive_a_crash_and_reject_bad_digits(tmp_path):

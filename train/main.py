@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from digitsum.checkpoint import save_checkpoint
+from digitsum.checkpoint import load_weights_strictly, save_checkpoint
 from digitsum.errors import DigitsumError
 from digitsum.evaluate import evaluate
 from digitsum.mnist import load_mnist
@@ -338,32 +338,14 @@ def resume(args, model, ema, optimizer) -> dict:
     if saved_optimizer != args.optimizer:
         raise DigitsumError(f"--resume: the run in {args.out} used --optimizer {saved_optimizer}, not {args.optimizer}")
     where = f"--resume {folder / 'state.safetensors'}"
-    load_strict(model, tensors["model"], where, args.model)
+    load_weights_strictly(model, tensors["model"], where, f"--model {args.model}")
     if ema is not None and tensors["ema"]:
-        load_strict(ema, tensors["ema"], where + " (EMA)", args.model)
+        load_weights_strictly(ema, tensors["ema"], where + " (EMA)", f"--model {args.model}")
     try:
         optimizer.load_state_dict(info["optimizer_state"])
     except (KeyError, TypeError, ValueError) as e:
         raise DigitsumError(f"{where}: its optimizer state does not fit --model {args.model} ({e})") from None
     return info
-
-
-def load_strict(module, tensors: dict, where: str, model_name: str) -> None:
-    """Load saved tensors only if they are exactly the module's own, names and shapes: anything else
-    is another model's state, refused in one line rather than half loaded."""
-    mine = module.state_dict()
-    missing = sorted(set(mine) - set(tensors))
-    unexpected = sorted(set(tensors) - set(mine))
-    reshaped = sorted(k for k in set(mine) & set(tensors) if mine[k].shape != tensors[k].shape)
-    problems = [f"{len(names)} {label} ({_some(names)})" for label, names in
-                (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if names]
-    if problems:
-        raise DigitsumError(f"{where}: its tensors do not fit --model {model_name}: " + "; ".join(problems))
-    module.load_state_dict(tensors)
-
-
-def _some(names: list[str], shown: int = 3) -> str:
-    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def initial_weights(location, model) -> dict:

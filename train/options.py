@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from digitsum.atomic import recover
 from digitsum.cli import OneLineParser, check_device, check_output_folder
 from digitsum.errors import DigitsumError
 from digitsum.models import DEFAULT_MODEL, MODELS
@@ -135,4 +136,5 @@ def validate(a: argparse.Namespace) -> None:
             need(LabelStore(a.labels_db).count() > 0, f"--labels-db {a.labels_db}: no labels saved in it yet, and "
                  "--synthetic-fraction 0 leaves no other training data")
     if a.resume:
+        recover(a.out / "last")   # a save killed between its two renames left the state as .last.old
         need((a.out / "last" / "state.json").is_file(), f"--resume: no saved run in {a.out} (no last/state.json)")

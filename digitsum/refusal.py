@@ -1,0 +1,42 @@
+"""How often the four-digit check refuses what it should read, and accepts what it should not.
+
+False rejects: robustness-suite sets of four digits (course, crowded, drawn, photo) that the
+check calls "not four digits" (or that preprocessing finds blank). False accepts: each kind of
+the non-digit set (`digitsum.nondigits`) that passes as four digits. Every image goes through
+`predict_image`, the path the app and `predict_json` take.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import BlankImageError
+from .nondigits import render_non_digits
+from .predict import predict_image
+from .suite import render
+
+DIGIT_SETS = ("course", "crowded", "drawn", "photo")
+
+
+def accepted(model, image) -> bool:
+    """Does the check take this image as four digits?"""
+    try:
+        return bool(predict_image(model, image).looks_like_four_digits)
+    except BlankImageError:
+        return False
+
+
+def refusal_rates(model, n: int = 600, seed: int = 1, sets=DIGIT_SETS) -> dict:
+    """-> {"false_reject": {set: rate}, "false_accept": {kind: rate}, "n": {...}}."""
+    out = {"false_reject": {}, "false_accept": {}, "n": {}}
+    for name in sets:
+        images, _ = render(name, n, seed)
+        out["false_reject"][name] = 1.0 - float(np.mean([accepted(model, im) for im in images]))
+        out["n"][name] = n
+    images, kinds = render_non_digits(n, seed)
+    for kind in dict.fromkeys(kinds):
+        mine = [im for im, k in zip(images, kinds) if k == kind]
+        out["false_accept"][kind] = float(np.mean([accepted(model, im) for im in mine]))
+        out["n"][kind] = len(mine)
+    out["false_accept"]["all non-digits"] = float(np.mean([accepted(model, im) for im in images]))
+    out["n"]["all non-digits"] = len(images)
+    return out

@@ -1,0 +1,331 @@
+"""Hostile input through the running app, one table of cases: each is a file or a string a user
+sends to one handler, and the one-line message the app must answer with. The app is launched once
+for the module. UI handlers are driven as the web page drives them (upload, then join the queue
+with the handler's index: they are private, so gradio_client refuses them); the public
+`/predict_json` through gradio_client. After every case the app must still serve.
+
+The app runs with its working directory inside this module's temporary folder, so the export
+cases can check that nothing at all is written outside `./exports` (a path that escaped it on the
+old code landed inside the temporary folder, never in the repository)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+UPLOAD_DIR = "/tmp/gradio"   # Gradio's upload folder here (checked too: gradio.utils.get_upload_folder())
+
+
+# ---------------------------------------------------------------- the files users send
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def noise_png() -> bytes:
+    return png_bytes(np.random.default_rng(0).integers(0, 255, (160, 672, 3), dtype=np.uint8))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny file that claims width x height pixels (gray): what a decompression bomb looks like
+    before it is decoded."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def npy_bytes(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+ITEMS = np.random.default_rng(1).integers(0, 255, (3, 40, 168), dtype=np.uint8)   # a good 3-image set
+
+
+def drawing_png() -> bytes:
+    """A Sketchpad composite with ink in it (black strokes on white, 672x160)."""
+    im = np.full((160, 672, 3), 255, np.uint8)
+    for k in range(4):
+        im[40:120, k * 168 + 70:k * 168 + 90] = 0
+    return png_bytes(im)
+
+
+# ---------------------------------------------------------------- the cases
+@dataclass
+class Case:
+    id: str
+    handler: str                 # the app's function name (UI handlers) or "predict_json"
+    inputs: list                 # FILE is replaced by the uploaded file, WRONG_SUM by a label that does not fit
+    message: str                 # expected in the one-line message
+    file: tuple[str, bytes] | None = None
+    shown_in: int | None = None  # None: raised as gr.Error; k: returned in output k (a status line)
+    writes_nothing: bool = False
+
+
+FILE, WRONG_SUM = "<file>", "<wrong sum>"
+T = "tiny"
+CASES = [
+    # Upload tab: an image file
+    Case("truncated-png", "on_upload", [FILE, T], "half.png: not a readable image", ("half.png", noise_png()[:6000])),
+    Case("text-as-png", "on_upload", [FILE, T], "notes.png: not a readable image", ("notes.png", b"my notes\n" * 50)),
+    Case("oversized-png", "on_upload", [FILE, T], "huge.png: image of 8000x8000 px is too large",
+         ("huge.png", png_header_only(8000, 8000))),
+    Case("bomb-png", "on_upload", [FILE, T], "bomb.png: ", ("bomb.png", png_header_only(30000, 30000))),
+    # Upload tab: an item of a .npy set
+    Case("npy-objects", "on_item", [FILE, 0, T], "objects.npy: holds Python objects",
+         ("objects.npy", npy_bytes(np.array([{"a": 1}, None], dtype=object), allow_pickle=True))),
+    Case("npy-truncated", "on_item", [FILE, 0, T], "cut.npy: a damaged or truncated .npy",
+         ("cut.npy", npy_bytes(ITEMS)[:5000])),
+    Case("npy-text", "on_item", [FILE, 0, T], "text.npy: not a NumPy .npy file", ("text.npy", b"1,2,3\n4,5,6\n")),
+    Case("npy-1d", "on_item", [FILE, 0, T], "flat.npy: expected a (N, H, W) course-format .npy of images, "
+         "found shape (10,)", ("flat.npy", npy_bytes(np.arange(10, dtype=np.uint8)))),
+    Case("npy-4d", "on_item", [FILE, 0, T], "four.npy: expected a (N, H, W) course-format .npy of images, "
+         "found shape (3, 40, 168, 1)", ("four.npy", npy_bytes(ITEMS[..., None]))),
+    Case("npy-strings", "on_item", [FILE, 0, T], "letters.npy: expected numbers",
+         ("letters.npy", npy_bytes(np.full((2, 40, 168), "a")))),
+    Case("npy-index-past-end", "on_item", [FILE, 3, T], "items.npy: index 3 is outside the file (0-2)",
+         ("items.npy", npy_bytes(ITEMS))),
+    Case("npy-index-negative", "on_item", [FILE, -1, T], "items.npy: index -1 is outside the file (0-2)",
+         ("items.npy", npy_bytes(ITEMS))),
+    Case("npy-index-huge", "on_item", [FILE, 10**18, T], f"items.npy: index {10**18} is outside the file (0-2)",
+         ("items.npy", npy_bytes(ITEMS))),
+    # the public API
+    Case("api-text-as-png", "predict_json", [FILE, T], "notes.png: not a readable image",
+         ("notes.png", b"my notes\n" * 50)),
+    Case("api-truncated-png", "predict_json", [FILE, T], "half.png: not a readable image",
+         ("half.png", noise_png()[:6000])),
+    # Label tab: the four digits typed for a test image (said in the status line, output 4)
+    *[Case(f"label-{key}", "on_label_submit", [text, None, None], msg, shown_in=4, writes_nothing=True)
+      for key, text, msg in [
+          ("letters", "abcd", "type exactly four digits 0-9 (got 'abcd')"),
+          ("three-digits", "123", "type exactly four digits 0-9 (got '123')"),
+          ("five-digits", "12345", "type exactly four digits 0-9 (got '12345')"),
+          ("superscripts", "²²²²", "type exactly four digits 0-9 (got '²²²²')"),
+          ("arabic-indic", "١٢٣٤", "type exactly four digits 0-9 (got '١٢٣٤')"),
+          ("wrong-sum", WRONG_SUM, "but this image's sum is")]],
+    # Draw tab: "Save to labels" (said in the status line, output 0)
+    *[Case(f"draw-save-{key}", "on_draw_save", [FILE, text, T], msg, ("drawing.png", drawing_png()),
+           shown_in=0, writes_nothing=True)
+      for key, text, msg in [
+          ("letters", "abcd", "type exactly four digits 0-9 (got 'abcd')"),
+          ("three-digits", "123", "type exactly four digits 0-9 (got '123')"),
+          ("superscripts", "²²²²", "type exactly four digits 0-9 (got '²²²²')"),
+          ("arabic-indic", "١٢٣٤", "type exactly four digits 0-9 (got '١٢٣٤')")]],
+    # Label tab: the export folder's name
+    *[Case(f"export-{key}", "on_export", [name], msg, writes_nothing=True) for key, name, msg in [
+        ("parent-parent", "../../x", "'../../x' is not a plain folder name"),
+        ("absolute", "/etc/x", "'/etc/x' is not a plain folder name"),
+        ("subfolder", "a/b", "'a/b' is not a plain folder name"),
+        ("backslash", "a\\b", "'a\\\\b' is not a plain folder name"),
+        ("dot-dot", "..", "'..' is not a plain folder name"),
+        ("empty", "", "type a name for the export folder"),
+        ("existing", "taken", "taken already exists in"),
+    ]],
+]
+
+
+# ---------------------------------------------------------------- the app, launched once
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """Calls a handler as the app's web page does: files through /upload, then /queue/join with
+    the handler's fn_index and a session, then the session's event stream."""
+
+    def __init__(self, url: str):
+        import httpx
+        self.http = httpx.Client(base_url=url, timeout=60)
+        deps = self.http.get("config").json()["dependencies"]
+        self.fn_index = {}
+        for d in deps:
+            self.fn_index.setdefault(d["api_name"], d["id"])
+        self.new_session()
+
+    def new_session(self):
+        self.session = uuid.uuid4().hex
+
+    def upload(self, path: Path) -> dict:
+        r = self.http.post("gradio_api/upload", files=[("files", (path.name, path.read_bytes()))])
+        r.raise_for_status()
+        return {"path": r.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, handler: str, *data, event_data=None) -> tuple[bool, dict]:
+        """-> (success, output): output["data"] on success, output["error"] (the message the page
+        shows; None is Gradio's generic "Error") on failure."""
+        body = {"data": list(data), "fn_index": self.fn_index[handler], "session_hash": self.session,
+                "event_data": event_data, "trigger_id": None}
+        r = self.http.post("gradio_api/queue/join", json=body)
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed" and msg.get("event_id") == event_id:
+                    return msg["success"], msg["output"]
+        raise AssertionError(f"{handler}: the event stream ended without a result")
+
+
+@pytest.fixture(scope="module")
+def app_run(tmp_path_factory, course_set, tiny_checkpoint):
+    import app
+    from gradio_client import Client
+    from digitsum.service import DigitsumService
+    root = tmp_path_factory.mktemp("hostile")
+    work = root / "a" / "b" / "work"            # the app's working directory; ../../x is still in root
+    (work / "exports" / "taken").mkdir(parents=True)
+    (work / "exports" / "taken" / "keep.txt").write_text("earlier work")
+    before = os.getcwd()
+    os.chdir(work)
+    try:
+        service = DigitsumService([str(tiny_checkpoint)], data_dir=course_set, labels_db=root / "labels.db",
+                                  cache_dir=root / "cache")   # exports: the default, ./exports
+        service.save_drawing(np.full((40, 168), 0.5, np.float32), "1234")   # something to export
+        demo = app.build(service)
+        port = free_port()
+        app.launch(demo, "127.0.0.1", port)       # as main() does: with the upload size limit
+        url = f"http://127.0.0.1:{port}/"
+        yield dict(url=url, service=service, root=root, work=work, browser=Browser(url),
+                   client=Client(url, verbose=False))
+        demo.close()
+    finally:
+        os.chdir(before)
+
+
+def tree(root: Path) -> set[str]:
+    """Every path under root, except the labels database (SQLite touches its own files)."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if not p.name.startswith("labels.db")
+            and "cache" not in p.relative_to(root).parts}
+
+
+def still_serving(run, tmp_path):
+    from gradio_client import handle_file
+    good = tmp_path / "good.png"
+    good.write_bytes(drawing_png())
+    assert len(run["client"].predict(handle_file(str(good)), T, api_name="/predict_json")["digits"]) == 4
+
+
+# ---------------------------------------------------------------- the tests
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tmp_path, case):
+    from gradio_client import handle_file
+    browser, service = app_run["browser"], app_run["service"]
+    browser.new_session()
+    path = None
+    if case.file:
+        path = tmp_path / case.file[0]
+        path.write_bytes(case.file[1])
+    labels_before, files_before = service.store.count(), tree(app_run["root"])
+
+    if case.handler == "predict_json":            # the public API, as a program calls it
+        with pytest.raises(Exception) as raised:
+            app_run["client"].predict(handle_file(str(path)), *case.inputs[1:], api_name="/predict_json")
+        success, message = False, str(raised.value)
+    else:
+        inputs = list(case.inputs)
+        if case.handler == "on_label_submit":    # the page loads the queue first: the session's image
+            ok, out = browser.call("on_label_load")
+            assert ok, out
+            index = int(re.match(r"#(\d+),", out["data"][4]).group(1))   # "#0, known sum **7**."
+            if inputs[0] == WRONG_SUM:
+                inputs[0] = "0000" if service.dataset.sums[index] else "0001"
+        if FILE in inputs:
+            uploaded = browser.upload(path)
+            if case.handler == "on_draw_save":
+                uploaded = {"background": None, "layers": [], "composite": uploaded, "id": None}
+            inputs[inputs.index(FILE)] = uploaded
+        success, output = browser.call(case.handler, *inputs)
+        if case.shown_in is None:
+            assert not success, f"expected a message, got {output}"
+            message = output.get("error")
+        else:
+            assert success, f"the status line should say it, not an error overlay: {output}"
+            message = output["data"][case.shown_in]
+    assert message, "Gradio's generic error (no message) reached the user"
+    if case.handler == "predict_json":
+        message = message.split("raised an exception: ", 1)[-1]  # gradio_client's own words around it
+    assert case.message in message
+    from gradio.utils import get_upload_folder
+    assert "\n" not in message.strip() and "Traceback" not in message
+    assert UPLOAD_DIR not in message and get_upload_folder() not in message
+    if case.handler == "on_label_submit":         # the image stays; nothing is put over it
+        image = output["data"][1]
+        assert isinstance(image, dict) and image.get("__type__") == "update" and "value" not in image
+    if case.writes_nothing:
+        assert service.store.count() == labels_before
+        assert tree(app_run["root"]) == files_before
+        assert not Path("/etc/x").exists()
+        assert (app_run["work"] / "exports" / "taken" / "keep.txt").read_text() == "earlier work"
+    still_serving(app_run, tmp_path)
+
+
+def test_export_goes_into_the_exports_folder_only(app_run):
+    from digitsum.realdata import load_dataset
+    browser, work = app_run["browser"], app_run["work"]
+    outside = tree(app_run["root"]) - tree(work / "exports")
+    ok, out = browser.call("on_export", "labeled-1")
+    assert ok, out
+    assert "exported" in out["data"][0] and "labeled-1" in out["data"][0]
+    assert len(load_dataset(work / "exports" / "labeled-1")) == app_run["service"].store.count()
+    assert outside <= tree(app_run["root"])
+    new = tree(app_run["root"]) - outside
+    assert all(p.startswith(str(Path("a", "b", "work", "exports"))) for p in new)
+    ok, out = browser.call("on_export", "labeled-1")         # the same name again: refused, kept
+    assert not ok and "labeled-1 already exists" in out["error"] and "labeled-2" in out["error"]
+
+
+def test_only_predict_json_is_an_api_endpoint(app_run, tmp_path):
+    from gradio_client import handle_file
+    client, browser = app_run["client"], app_run["browser"]
+    api = client.view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/predict_json"] and not api["unnamed_endpoints"]
+    for name, index in browser.fn_index.items():
+        if name == "predict_json":
+            continue
+        with pytest.raises(ValueError, match="Cannot find a function"):
+            client.submit("probe", api_name=f"/{name}")
+        with pytest.raises(ValueError, match="Invalid function index"):
+            client.submit("probe", fn_index=index)
+    assert not (app_run["work"] / "probe").exists()
+    good = tmp_path / "good.png"
+    good.write_bytes(drawing_png())
+    result = client.predict(handle_file(str(good)), T, api_name="/predict_json")
+    assert len(result["digits"]) == 4 and len(result["sum_probs"]) == 37
+
+
+def test_an_unexpected_failure_is_a_short_message_and_a_traceback_in_the_console(app_run, tmp_path, capsys):
+    """A click the handler does not expect (a gallery item that is not there) fails inside the
+    handler: the page gets one line, the console the traceback."""
+    ok, out = app_run["browser"].call("on_error_select", T, None, event_data={"index": 10**6, "value": None})
+    assert not ok and out.get("error"), "Gradio's generic error (no message) reached the user"
+    assert out["error"].startswith("something went wrong (IndexError)") and "\n" not in out["error"]
+    assert "Traceback" in capsys.readouterr().err
+    still_serving(app_run, tmp_path)
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_any_handler(app_run, tmp_path):
+    import app
+    from gradio.utils import _parse_file_size
+    big = tmp_path / "big.png"
+    big.write_bytes(png_header_only(100, 100) + bytes(_parse_file_size(app.MAX_UPLOAD) + 1))
+    r = app_run["browser"].http.post("gradio_api/upload", files=[("files", (big.name, big.read_bytes()))])
+    assert r.status_code == 413 and "maximum allowed size" in r.text
+    still_serving(app_run, tmp_path)

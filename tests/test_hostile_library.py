@@ -1,0 +1,281 @@
+"""Hostile inputs to the library: each case is an input, the public function it goes to, and the
+clear answer expected (a right result, or a one-line DigitsumError). The CLI cases are in
+test_hostile_cli.py and the app's in test_hostile_app.py."""
+import io
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from digitsum.atomic import atomic_folder
+from digitsum.checkpoint import load_checkpoint, save_checkpoint
+from digitsum.errors import BlankImageError, CheckpointError, DataError, DigitsumError
+from digitsum.labeldb import parse_digits
+from digitsum.mnist import load_mnist
+from digitsum.models import create_model
+from digitsum.predict import NotFourDigitsError, predict_image
+from digitsum.preprocess import fit_to_canvas, load_image_file, to_gray
+
+SHIPPED = "checkpoints/digitsum-reader"
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return load_checkpoint(SHIPPED)
+
+
+def four_digits(digits=(3, 1, 4, 1), gap=6) -> np.ndarray:
+    """MNIST test digits side by side: (28, W) uint8 white on black."""
+    images, labels = load_mnist("test")
+    picks = [int(np.nonzero(labels == d)[0][0]) for d in digits]
+    row = np.zeros((28, len(digits) * (28 + gap)), np.uint8)
+    for i, k in enumerate(picks):
+        row[:, i * (28 + gap):i * (28 + gap) + 28] = images[k]
+    return row
+
+
+def photo(row: np.ndarray, light, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Black ink on paper at 4x, under `light` (H, W) -> (H, W), plus pixel noise: float in [0, 1]."""
+    big = np.asarray(Image.fromarray(row).resize((row.shape[1] * 4, 112), Image.Resampling.BILINEAR), np.float32) / 255
+    page = np.full((200, big.shape[1] + 120), 0.9, np.float32)
+    page[44:156, 60:60 + big.shape[1]] -= 0.8 * big
+    h, w = page.shape
+    out = page * light(h, w) + np.random.default_rng(seed).normal(0, noise, (h, w))
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def gradient(h, w):
+    return np.linspace(0.25, 1.0, w)[None, :].repeat(h, 0)
+
+
+def vignette(h, w):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return 1 - 0.6 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2) / 0.5
+
+
+def shadow(h, w):
+    light = np.ones((h, w))
+    light[:, : w // 3] = 0.45                 # a hard shadow over the first digit or two
+    return light
+
+
+def dim(h, w):
+    return np.full((h, w), 0.4)               # a dark photo of light paper
+
+
+# ------------------------------------------------------------------ photos: read, never a crash
+PHOTOS = {
+    "gradient light": lambda: photo(four_digits(), gradient),
+    "vignette": lambda: photo(four_digits(), vignette),
+    "hard shadow": lambda: photo(four_digits(), shadow),
+    "dark photo of light paper": lambda: photo(four_digits(), dim),
+    "uniform noise behind the digits": lambda: photo(four_digits(), lambda h, w: np.ones((h, w)), noise=0.08),
+    "gradient and noise": lambda: photo(four_digits(), gradient, noise=0.05),
+}
+
+
+@pytest.mark.parametrize("case", list(PHOTOS))
+def test_photos_with_uneven_light_are_read(reader, case):
+    pred = predict_image(reader, PHOTOS[case]())
+    assert pred.digits == [3, 1, 4, 1], case
+    assert pred.looks_like_four_digits
+
+
+# ------------------------------------------------------------------ arrays of every kind
+def _canvas_int32():
+    a = np.zeros((40, 168), np.int32)
+    a[:, 4:4 + four_digits().shape[1]] = 0
+    a[6:34, 4:4 + 136] = four_digits()
+    return a
+
+
+def _float_rgba():
+    ink = four_digits().astype(np.float32) / 255   # black ink painted on a transparent layer
+    rgba = np.zeros((28, ink.shape[1], 4), np.float32)
+    rgba[..., 3] = ink
+    return rgba
+
+
+ARRAYS = [
+    ("int32 canvas of 0..255", _canvas_int32, lambda out: out.max() == 1.0 and out.min() == 0.0),
+    ("float RGBA in [0, 1], ink in alpha", _float_rgba, lambda out: 0.02 < out.mean() < 0.3),
+    ("int64 gray of 0..255", lambda: four_digits().astype(np.int64), lambda out: out.max() == 1.0),
+    ("bool mask", lambda: four_digits() > 100, lambda out: out.max() == 1.0),
+    ("float64 of 0..255", lambda: four_digits().astype(np.float64), lambda out: out.max() == 1.0),
+]
+
+
+@pytest.mark.parametrize("case,make,check", ARRAYS, ids=[c[0] for c in ARRAYS])
+def test_arrays_of_any_dtype_are_normalised(case, make, check):
+    out = fit_to_canvas(make())
+    assert out.dtype == np.float32 and out.shape == (40, 168)
+    assert check(out), case
+
+
+# ------------------------------------------------------------------ one-line errors
+ERRORS = [
+    ("object array", lambda: to_gray(np.array([[None, 1]], dtype=object)), DataError, "must hold numbers"),
+    ("5-D array", lambda: fit_to_canvas(np.zeros((2, 3, 4, 5, 6))), DataError, "must be 2-D"),
+    ("blank page", lambda: fit_to_canvas(np.full((100, 400), 255, np.uint8)), BlankImageError, "blank"),
+    ("superscript digits", lambda: parse_digits("²²²²"), DataError, "four digits 0-9"),
+    ("Arabic-Indic digits", lambda: parse_digits("١٢٣٤"), DataError, "four digits 0-9"),
+    ("a non-integer digit", lambda: parse_digits([1.9, 2, 3, 4]), DataError, "four digits 0-9"),
+    ("a digit above 9", lambda: parse_digits([10, 2, 3, 4]), DataError, "four digits 0-9"),
+    ("five digits", lambda: parse_digits("31415"), DataError, "four digits 0-9"),
+    ("not a sequence", lambda: parse_digits(3141), DataError, "four digits 0-9"),
+]
+
+
+@pytest.mark.parametrize("case,call,error,message", ERRORS, ids=[c[0] for c in ERRORS])
+def test_bad_input_is_one_clear_error(case, call, error, message):
+    with pytest.raises(error) as e:
+        call()
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_parse_digits_still_reads_what_people_type():
+    assert parse_digits("3 1 4 1") == parse_digits("3141") == parse_digits([3, 1, 4, 1.0]) == [3, 1, 4, 1]
+
+
+# ------------------------------------------------------------------ not four digits
+def salt_and_pepper(shape, seed=0):
+    return np.where(np.random.default_rng(seed).random(shape) < 0.5, 0, 255).astype(np.uint8)
+
+
+NOT_FOUR = [
+    ("salt and pepper on the canvas", lambda: salt_and_pepper((40, 168))),
+    ("salt and pepper, larger", lambda: salt_and_pepper((120, 500))),
+    ("one digit", lambda: 255 - four_digits((7,))),
+    ("two digits", lambda: 255 - four_digits((2, 5))),
+    ("five digits", lambda: 255 - four_digits((3, 1, 4, 1, 5))),
+    ("six digits", lambda: 255 - four_digits((2, 7, 1, 8, 2, 8))),
+]
+
+
+@pytest.mark.parametrize("case,make", NOT_FOUR, ids=[c[0] for c in NOT_FOUR])
+def test_what_is_not_four_digits_is_flagged_and_can_be_refused(reader, case, make):
+    image = make()
+    try:
+        pred = predict_image(reader, image)
+    except BlankImageError:
+        return                                   # refused already: nothing stands out as ink
+    assert pred.looks_like_four_digits is False
+    assert "does not look like four digits" in pred.warnings[0]
+    assert pred.to_json("x")["looks_like_four_digits"] is False
+    with pytest.raises(NotFourDigitsError):
+        predict_image(reader, image, refuse=True)
+
+
+def test_four_digits_are_not_flagged(reader):
+    pred = predict_image(reader, 255 - four_digits())
+    assert pred.looks_like_four_digits and not pred.warnings and pred.digits == [3, 1, 4, 1]
+
+
+# ------------------------------------------------------------------ checkpoints and folders
+def test_loading_a_checkpoint_leaves_stdout_alone(capsys, monkeypatch):
+    # a process-wide redirect while loading swaps stdout for every thread of the app (its "ready"
+    # line was lost); the model is built while loading, so see what stdout is then
+    import digitsum.models
+    seen, init = [], digitsum.models.DigitSumNet.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(sys.stdout)
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(digitsum.models.DigitSumNet, "__init__", spy)
+    before = sys.stdout
+    load_checkpoint(SHIPPED)
+    assert seen and all(out is before for out in seen) and sys.stdout is before
+    assert capsys.readouterr().out == ""
+
+
+def _saved(tmp_path):
+    model = create_model("reader")
+    return save_checkpoint(model, tmp_path / "ckpt")
+
+
+def _rename_tensor(folder):
+    tensors = load_file(str(folder / "model.safetensors"))
+    key = sorted(tensors)[0]
+    tensors["renamed." + key] = tensors.pop(key)
+    save_file(tensors, str(folder / "model.safetensors"))
+
+
+def _drop_tensor(folder):
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors.pop(sorted(tensors)[-1])
+    save_file(tensors, str(folder / "model.safetensors"))
+
+
+def _reshape_tensor(folder):
+    tensors = load_file(str(folder / "model.safetensors"))
+    key = next(k for k in sorted(tensors) if tensors[k].ndim > 1)
+    tensors[key] = torch.zeros(3, 3)
+    save_file(tensors, str(folder / "model.safetensors"))
+
+
+def _other_config(folder):
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden": 64}))
+
+
+def _truncate(folder):
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+
+
+DAMAGE = [
+    ("a renamed tensor", _rename_tensor, "missing: "),
+    ("a missing tensor", _drop_tensor, "missing: "),
+    ("a tensor of another shape", _reshape_tensor, "other shape: "),
+    ("a config for another width", _other_config, "do not fit the model in config.json"),
+    ("truncated weights", _truncate, "cannot load weights"),
+]
+
+
+@pytest.mark.parametrize("case,damage,message", DAMAGE, ids=[c[0] for c in DAMAGE])
+def test_loading_is_strict(tmp_path, case, damage, message):
+    folder = _saved(tmp_path)
+    damage(folder)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(folder)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_saved_folders_get_the_users_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        folder = _saved(tmp_path)
+    finally:
+        os.umask(old)
+    assert (folder.stat().st_mode & 0o777) == 0o755
+
+
+def test_a_save_killed_between_its_renames_is_recovered(tmp_path):
+    folder = _saved(tmp_path)
+    # the kill: the old copy moved aside, the new one not yet in place
+    os.replace(folder, folder.with_name(".ckpt.old"))
+    assert load_checkpoint(folder) is not None          # the complete old copy is put back
+    assert folder.is_dir() and not folder.with_name(".ckpt.old").exists()
+
+
+def test_a_leftover_old_folder_does_not_block_later_saves(tmp_path):
+    folder = _saved(tmp_path)
+    folder.with_name(".ckpt.old").mkdir()
+    with atomic_folder(folder) as tmp:
+        (tmp / "x").write_text("new")
+    assert (folder / "x").read_text() == "new" and not folder.with_name(".ckpt.old").exists()
+
+
+def test_an_image_file_with_exif_rotation_is_turned_upright(tmp_path):
+    row = 255 - four_digits()
+    sideways = Image.fromarray(np.ascontiguousarray(np.rot90(row)))      # stored turned by 90°
+    exif = Image.Exif()
+    exif[0x0112] = 8                                                     # "rotate 90° clockwise to view"
+    sideways.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    gray = load_image_file(tmp_path / "phone.jpg")
+    assert gray.shape == row.shape
