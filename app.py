@@ -91,10 +91,25 @@ def sum_frame(sum_probs: np.ndarray) -> pd.DataFrame:
 
 
 def summary(pred: Prediction) -> str:
-    digits = " ".join(map(str, pred.digits)) if pred.digits else "(this model predicts sums only)"
-    text = f"### digits {digits} &nbsp; → &nbsp; sum **{pred.total}** ({pred.sum_probs.max():.0%})"
-    if pred.warnings:
-        text += "\n\n" + "\n".join(f"- ⚠️ {w}" for w in pred.warnings)
+    """The answer in one line, never contradicting itself: the sum shown is the shown digits' sum;
+    where the sum distribution's own best differs, it is named beside it. Input that does not look
+    like four digits leads with that, and the reading becomes a guess."""
+    if pred.digits:
+        total = sum(pred.digits)
+        text = f"digits {' '.join(map(str, pred.digits))} &nbsp; → &nbsp; sum **{total}**"
+        if total != pred.total:
+            text += f" (the likeliest sum overall is {pred.total}, {pred.sum_probs.max():.0%})"
+        else:
+            text += f" ({pred.sum_probs.max():.0%})"
+    else:
+        text = f"sum **{pred.total}** ({pred.sum_probs.max():.0%}); this model predicts sums only"
+    warnings = list(pred.warnings)
+    if pred.looks_like_four_digits is False:
+        text = f"### ⚠️ {warnings.pop(0)}\n\nbest guess: {text}"
+    else:
+        text = f"### {text}"
+    if warnings:
+        text += "\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)
     return text
 
 
