@@ -378,10 +378,16 @@ def build(service: DigitsumService) -> gr.Blocks:
             what = "digit" if kind == "digit" else "sum"
             return items, shown, f"**{len(idx)}** images with true {what} {row} predicted as {col - 1}; showing {len(shown)}"
 
-        err_digit_cm.select(functools.partial(on_cell, kind="digit"), [err_ckpt], [err_gallery, err_indices, err_count],
-                            **PRIVATE)
-        err_sum_cm.select(functools.partial(on_cell, kind="sum"), [err_ckpt], [err_gallery, err_indices, err_count],
-                          **PRIVATE)
+        # Gradio passes the click only to a parameter annotated gr.SelectData in the function it is
+        # given: functools.partial hides that annotation, so each matrix gets a function of its own
+        def on_digit_cell(name, evt: gr.SelectData):
+            return on_cell(name, "digit", evt)
+
+        def on_sum_cell(name, evt: gr.SelectData):
+            return on_cell(name, "sum", evt)
+
+        err_digit_cm.select(on_digit_cell, [err_ckpt], [err_gallery, err_indices, err_count], **PRIVATE)
+        err_sum_cm.select(on_sum_cell, [err_ckpt], [err_gallery, err_indices, err_count], **PRIVATE)
 
         # ---------------------------------------------------------------- Label
         def label_view(index, message=""):

@@ -329,3 +329,18 @@ def test_an_upload_over_the_size_limit_is_refused_before_any_handler(app_run, tm
     r = app_run["browser"].http.post("gradio_api/upload", files=[("files", (big.name, big.read_bytes()))])
     assert r.status_code == 413 and "maximum allowed size" in r.text
     still_serving(app_run, tmp_path)
+
+
+@pytest.mark.parametrize("handler,kind", [("on_digit_cell", "digit"), ("on_sum_cell", "sum")])
+def test_clicking_a_confusion_cell_opens_its_images(app_run, handler, kind):
+    """The page sends the clicked cell as event data; the handler must receive it (a
+    functools.partial once hid the gr.SelectData parameter, so clicks did nothing)."""
+    service = app_run["service"]
+    matrix = service.digit_confusion(T) if kind == "digit" else service.sum_confusion(T)
+    off = np.argwhere(matrix * (1 - np.eye(*matrix.shape, dtype=matrix.dtype)) > 0)
+    true, pred = (int(v) for v in (off[0] if len(off) else np.argwhere(matrix > 0)[0]))
+    ok, out = app_run["browser"].call(handler, T, event_data={"index": [true, pred + 1], "value": int(matrix[true, pred])})
+    assert ok, out
+    gallery, _, count = out["data"]           # (the middle output is server-side state)
+    assert len(gallery) == min(int(matrix[true, pred]), len(gallery)) and len(gallery) > 0
+    assert f"**{int(matrix[true, pred])}** images with true {kind} {true} predicted as {pred}" in count
