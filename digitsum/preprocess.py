@@ -119,7 +119,11 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     small = Image.fromarray(dark.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
                                                                  Image.Resampling.BOX)
     size = max(3, round(BACKGROUND_WINDOW * min(small.size)) | 1)   # odd
-    level = small.filter(ImageFilter.MaxFilter(size)).filter(ImageFilter.MinFilter(size))
+    # a closing by ranks, not by max and min: the 80th percentile fills strokes as the max does, but
+    # is not lifted by pixel noise (a max filter of noisy black finds the noise's peaks, and faint
+    # ink below them would vanish)
+    level = small.filter(ImageFilter.RankFilter(size, size * size * 4 // 5)) \
+                 .filter(ImageFilter.RankFilter(size, size * size // 5))
     coarse = np.asarray(level, np.float32)
     if np.ptp(coarse) < UNEVEN:
         background = np.float32(np.median(coarse))
@@ -197,15 +201,19 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
         wob = to_white_on_black(gray)
         _ink_masks(wob)
         return wob.astype(np.float32)
-    gray = flatten_background(gray)
+    # dark ink (pen on paper: photos, scans, drawings) is measured against the paper under its light;
+    # light ink on a dark ground (digital canvases like the course's) is already even, and flattening
+    # its pixel noise would only eat faint strokes
+    photo_like = ink_is_dark(gray)
+    gray = flatten_background(gray) if photo_like else to_white_on_black(gray)
     faint, strong = _ink_masks(gray)
     # the background level, noise included: what the brightest 10 % of non-ink pixels reach
     # (0 on a clean image). Below it is black, so a noisy upload looks more like the clean
     # canvases the model mostly trained on, and has no box of noise around the crop.
-    background = np.percentile(gray[~faint], 99) if (~faint).any() else np.median(gray)
+    background = np.percentile(gray[~faint], 90) if (~faint).any() else np.median(gray)
     # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through),
     # no further than half a digit from clear ink (a faint blotch or a photo's edge is no digit)
-    reach = round(_digit_height(strong) / 2)
+    reach = round(_digit_height(strong) / 2) if photo_like else max(gray.shape)
     rows, cols = _near(faint.sum(axis=1) >= 2, strong.any(axis=1), reach), _near(faint.sum(axis=0) >= 2, strong.any(axis=0), reach)
     if len(rows) == 0 or len(cols) == 0:
         rows, cols = np.nonzero(faint.any(axis=1))[0], np.nonzero(faint.any(axis=0))[0]
@@ -218,7 +226,7 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     # contrast stretch: the background to 0, the stroke cores to 1, as an MNIST digit's are
     # (a photo's ink is only a little darker than its paper, and never evenly so)
     core = np.percentile(gray[strong], 75)
-    crop = ((crop - background) / max(core - background, 1e-6)).clip(0, 1)
+    crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
     digit_scale = DIGIT_HEIGHT / _digit_height(strong)
     if crop.shape[1] * digit_scale > width - LEFT_MARGIN - 2:
         # too wide at native digit size (small digits far apart, as in a drawing, or a wide
