@@ -128,6 +128,7 @@ CASES = [
     case("threads-negative", nothing, ["train", *NEW, "--threads", "-1"], "--threads must not be negative"),
     case("val-limit-negative", nothing, ["train", *NEW, "--val-limit", "-1"], "--val-limit must not be negative"),
     case("ema-warmup-negative", nothing, ["train", *NEW, "--ema-warmup", "-1"], "--ema-warmup must not be negative"),
+    case("font-digits-all", nothing, ["train", *NEW, "--font-digits", "1"], "--font-digits must lie in [0, 1)"),
     case("not-an-int", nothing, ["train", *NEW, "--steps", "abc"], "argument --steps: invalid int value: 'abc'"),
     case("device-cuda-without-gpu", no_gpu, ["train", *NEW, "--device", "cuda"], "--device: 'cuda' needs a CUDA GPU"),
     case("device-cuda-index-too-high", one_gpu, ["train", *NEW, "--device", "cuda:3"],

@@ -205,7 +205,7 @@ def main(args) -> dict:
         start_step, wall_before, best = info["step"], info["wall_seconds"], info["best"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(args, s), last_epoch=start_step - 1)
 
-    # data: real sets on the device; the synthetic generator draws from MNIST train digits only
+    # data: real sets on the device; the synthetic generator draws from MNIST train digits (and --font-digits)
     real_sum = load_real(args.real, False, model, device)
     real_digit = load_real(args.real_digits, True, model, device)
     if args.labels_db:
@@ -220,6 +220,10 @@ def main(args) -> dict:
         val.digits = None if val.digits is None else val.digits[:args.val_limit]
     test_sets = {path: load_dataset(path) for path in args.test}   # unreadable: fail now, not after the training
     pool_x, pool_y = load_mnist("train")
+    if args.font_digits:   # printed digit shapes beside MNIST's handwriting (the same share in every batch, on average)
+        from digitsum.fontdigits import render_font_digits
+        fx, fy = render_font_digits(round(len(pool_x) * args.font_digits / (1 - args.font_digits)), seed=args.seed)
+        pool_x, pool_y = np.concatenate([pool_x, fx]), np.concatenate([pool_y, fy.astype(pool_y.dtype)])
     n_syn = round(args.batch_size * args.synthetic_fraction)
     n_real = args.batch_size - n_syn
     sources = [s for s in (real_sum, real_digit) if s is not None]
@@ -373,7 +377,8 @@ def card_info(args, command, step, wall, device) -> dict:
     return {"command": command, "model": args.model, "initialised from": args.init or "random weights",
             "data": f"real sum-only {[str(p) for p in args.real]}, real with digits {[str(p) for p in args.real_digits]}, "
                     f"labels db {args.labels_db}, synthetic fraction {args.synthetic_fraction} "
-                    f"(layout {args.layout}, augment {args.augment}, MNIST train digits)",
+                    f"(layout {args.layout}, augment {args.augment}, MNIST train digits"
+                    + (f" + {args.font_digits:.0%} printed font digits)" if args.font_digits else ")"),
             "steps": f"{step} x {args.batch_size} images", "wall time": f"{wall / 60:.1f} min",
             "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
             "ema decay": args.ema_decay}

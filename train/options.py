@@ -30,6 +30,9 @@ def parser() -> argparse.ArgumentParser:
                    help="share of each batch drawn from the synthetic generator (1 = synthetic only)")
     g.add_argument("--layout", choices=sorted(LAYOUTS), default="wide", help="synthetic layout preset")
     g.add_argument("--augment", choices=sorted(AUGMENTS), default="wide", help="synthetic augmentation preset")
+    g.add_argument("--font-digits", type=float, default=0.0,
+                   help="share of the synthetic generator's digit pool that is printed digits of matplotlib's "
+                        "fonts (digitsum.fontdigits), the rest MNIST train digits")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
@@ -114,6 +117,7 @@ def validate(a: argparse.Namespace) -> None:
          "no training data: give --real, --real-digits or --labels-db, or a --synthetic-fraction above 0")
     need(a.synthetic_fraction < 1 or not (a.real or a.real_digits or a.labels_db),
          "--synthetic-fraction 1 leaves no room for the real data given; lower it")
+    need(0.0 <= a.font_digits < 1.0, "--font-digits must lie in [0, 1)")
     need(a.lr > 0, "--lr must be positive")
     need(0.0 <= a.ema_decay < 1.0, "--ema-decay must lie in [0, 1)")
     need(0.0 <= a.label_smoothing < 1.0, "--label-smoothing must lie in [0, 1)")
