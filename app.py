@@ -498,8 +498,9 @@ def parse_args(argv=None):
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/digitsum"))
     p.add_argument("--exports-dir", type=Path, default=Path("exports"),
                    help="the Label tab exports only into folders directly inside this one (default: ./exports)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    # a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 and the port; elsewhere the app stays local
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     return p.parse_args(argv)
 
 
