@@ -158,7 +158,9 @@ def build(service: DigitsumService) -> gr.Blocks:
                 clear_btn = gr.Button("Clear", scale=0)
             sketch = gr.Sketchpad(value={"background": guide_background(), "layers": [], "composite": None},
                                   canvas_size=(CANVAS_W, CANVAS_H), type="numpy", image_mode="RGB",
-                                  brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                                  # default_size is a radius: 12 px strokes, ~0.1 of a digit drawn in
+                                  # its box, as thick as MNIST's strokes relative to their digits
+                                  brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
                                   eraser=gr.Eraser(default_size=24), label="draw one digit in each box",
                                   elem_id="sketch", layers=False, fixed_canvas=True, transforms=())
             draw_outputs = prediction_panel()
