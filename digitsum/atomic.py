@@ -45,6 +45,8 @@ def atomic_folder(folder: Path):
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        for path in tmp.rglob("*"):   # some writers (safetensors) create private 0600 files
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             os.replace(folder, old)

@@ -253,6 +253,7 @@ def test_saved_folders_get_the_users_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (folder.stat().st_mode & 0o777) == 0o755
+    assert all((f.stat().st_mode & 0o777) == 0o644 for f in folder.iterdir())
 
 
 def test_a_save_killed_between_its_renames_is_recovered(tmp_path):
