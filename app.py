@@ -424,12 +424,13 @@ def build(service: DigitsumService) -> gr.Blocks:
             if text == "u":
                 return on_label_undo(index, history)
             digits = text or "".join(map(str, service.suggestion(index) or []))
+            previous = service.item_label(index)   # restored by an undo
             try:
                 row = service.save_item_label(index, digits)
             except DigitsumError as e:
                 return (*label_problem(index, e), history)
             return (*label_view(service.next_unlabeled(index), f"saved #{index} as {digits}."),
-                    history + [[index, row]])
+                    history + [[index, row, previous]])
 
         @ui_errors
         def on_label_skip(index, history):
@@ -439,9 +440,9 @@ def build(service: DigitsumService) -> gr.Blocks:
         def on_label_undo(index, history):
             if not history:
                 return (*label_view(index if index >= 0 else None, "nothing to undo."), history)
-            last, row = history[-1]
+            last, row, *rest = history[-1]
             if row is not None:
-                service.undo_label(row)
+                service.undo_label(row, last, rest[0] if rest else None)
             return (*label_view(last, f"undid #{last}."), history[:-1])
 
         @ui_errors

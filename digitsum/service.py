@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,10 @@ class DigitsumService:
         self.store = LabelStore(labels_db)
         self._models: dict[str, torch.nn.Module] = {}
         self._scores: dict[str, analysis.ScoredSet] = {}
-        self._lock = threading.Lock()
+        # loading a model and scoring the test set take separate locks (one per checkpoint for
+        # scoring), so a prediction never waits behind a whole test set being scored
+        self._load_lock = threading.Lock()
+        self._score_locks = {name: threading.Lock() for name in self.locations}
         self._export_lock = threading.Lock()
 
     # ---------------------------------------------------------------- checkpoints
@@ -91,7 +95,7 @@ class DigitsumService:
     def model(self, name: str):
         if name not in self.locations:
             raise DigitsumError(f"unknown checkpoint {name!r}; choose from {', '.join(self.names)}")
-        with self._lock:
+        with self._load_lock:
             if name not in self._models:
                 self._models[name] = load_checkpoint(self.locations[name])
             return self._models[name]
@@ -159,11 +163,14 @@ class DigitsumService:
     # ---------------------------------------------------------------- the test set, scored once
     def scored(self, name: str) -> analysis.ScoredSet:
         model = self.model(name)
-        with self._lock:
+        with self._score_locks[name]:
             if name not in self._scores:
                 location = Path(self.locations[name])
                 ckpt_dir = location if location.is_dir() else None
+                start = time.perf_counter()
+                print(f"scoring {name} on {len(self.dataset):,} test images...", flush=True)
                 self._scores[name] = analysis.score_dataset(model, self.dataset, ckpt_dir, self.cache_dir)
+                print(f"scored {name} in {time.perf_counter() - start:.1f} s", flush=True)
             return self._scores[name]
 
     def warm_up(self) -> threading.Thread:
@@ -283,8 +290,17 @@ class DigitsumService:
     def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
         return self.store.save(canvas, self.parse_label(text), source=source)
 
-    def undo_label(self, row_id: int) -> None:
-        self.store.delete(row_id)
+    def item_label(self, index: int) -> str | None:
+        """The four digits saved for test-set item `index` ("3141"), or None."""
+        return self.store.labeled_items(self.label_source).get(int(index))
+
+    def undo_label(self, row_id: int, index: int | None = None, previous: str | None = None) -> None:
+        """Undo one save: an image that was relabeled gets its previous label back (`previous`, as
+        `item_label` gave it before the save); one that had none loses the new one."""
+        if previous is not None and index is not None:
+            self.store.save(self.item(index), previous, source=self.label_source, item=int(index))
+        else:
+            self.store.delete(row_id)
 
     def export_folder(self, name) -> Path:
         """The folder an export called `name` goes to: always directly inside `exports_dir`. `name`

@@ -112,3 +112,47 @@ def test_labels_survive_a_crash_and_reject_bad_digits(tmp_path):
     (tmp_path / "bad.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DataError, match="not a usable labels database"):
         LabelStore(tmp_path / "bad.db")
+
+
+def test_a_prediction_never_waits_behind_scoring(service, course_set, monkeypatch):
+    # the app scores every checkpoint's test set in the background at start; a prediction made
+    # meanwhile must answer at once (it once waited 153 s behind one lock)
+    import threading
+    import time
+    from digitsum import analysis
+    started, release = threading.Event(), threading.Event()
+    real = analysis.score_dataset
+
+    def slow_scoring(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(analysis, "score_dataset", slow_scoring)
+    thread = service.warm_up()
+    assert started.wait(30)
+    image = load_dataset(course_set).images[0]
+    t = time.perf_counter()
+    service.predict(image, "tiny")
+    waited = time.perf_counter() - t
+    release.set()
+    thread.join(60)
+    assert waited < 5, f"the prediction waited {waited:.1f} s behind scoring"
+
+
+def test_undo_after_relabeling_restores_the_previous_label(service):
+    first = "".join(map(str, service.dataset.digits[0]))
+    # another labeling with the same sum: the same digits in another order, or 9 and 0 traded
+    # for two digits that add up alike when all four are equal
+    orders = [first[::-1], first[1:] + first[0], first[2:] + first[:2]]
+    other = next((o for o in orders if o != first), None) or (
+        str(int(first[0]) + 1) + str(int(first[1]) - 1) + first[2:] if first[1] != "0" else
+        str(int(first[0]) - 1) + str(int(first[1]) + 1) + first[2:])
+    service.save_item_label(0, first)
+    previous = service.item_label(0)
+    row = service.save_item_label(0, other)
+    assert service.item_label(0) == other
+    service.undo_label(row, 0, previous)
+    assert service.item_label(0) == first                       # restored, not deleted
+    row = service.save_item_label(1, "".join(map(str, service.dataset.digits[1])))
+    service.undo_label(row, 1, None)                            # it had no label: now it has none
+    assert service.item_label(1) is None
