@@ -395,19 +395,21 @@ def build(service: DigitsumService) -> gr.Blocks:
         def label_view(index, message=""):
             done, total = service.label_progress()
             progress = f"**{done} / {total}** labeled in {service.store.path} ({service.label_source})"
+            if service.label_warning:
+                progress += f"\n\n⚠️ {service.label_warning}"
             if index is None:
                 return -1, None, gr.update(value="", placeholder="all done"), progress, message or "all images are labeled"
             hint = service.suggestion(index)
             placeholder = (f"suggested: {''.join(map(str, hint))} (Enter accepts)" if hint
                            else "type four digits")
-            caption = f"#{index}, known sum **{service.dataset.sums[index]}**"
-            return (index, show(service.item(index), 4), gr.update(value="", placeholder=placeholder), progress,
+            caption = f"#{index}, known sum **{service.label_set.sums[index]}**"
+            return (index, show(service.label_item(index), 4), gr.update(value="", placeholder=placeholder), progress,
                     f"{caption}. {message}")
 
         def label_problem(index, error):
             """A label that cannot be saved: said in the status line; the image, the typed text and
             the progress stay as they are (no error overlays on them)."""
-            caption = f"#{index}, known sum **{service.dataset.sums[index]}**. " if index >= 0 else ""
+            caption = f"#{index}, known sum **{service.label_set.sums[index]}**. " if index >= 0 else ""
             return index, gr.skip(), gr.skip(), gr.skip(), f"{caption}⚠️ {user_message(error)}"
 
         @ui_errors
@@ -499,6 +501,9 @@ def parse_args(argv=None):
     p.add_argument("--data", type=Path, help="a course-format set to browse and label (default: MNIST-test course set)")
     p.add_argument("--labels-db", type=Path, default=Path("labels.db"))
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/digitsum"))
+    p.add_argument("--label-data", type=Path,
+                   help="a course-format set for the Label tab's queue (default: its own pool of MNIST-train "
+                        "course images, apart from every test set)")
     p.add_argument("--exports-dir", type=Path, default=Path("exports"),
                    help="the Label tab exports only into folders directly inside this one (default: ./exports)")
     # a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 and the port; elsewhere the app stays local
@@ -511,7 +516,8 @@ def main(argv=None):
     start = time.perf_counter()
     args = parse_args(argv)
     try:
-        service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir)
+        service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
+                                  args.label_data)
         demo = build(service)
     except DigitsumError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -70,15 +70,39 @@ def default_test_set(cache_dir: Path) -> CourseDataset:
     return load_dataset(folder)
 
 
+DEFAULT_LABEL_POOL = dict(split="train", n=2000, seed=4242)   # the Label tab's default queue
+
+
+def default_label_pool(cache_dir: Path) -> CourseDataset:
+    """The Label tab's default queue: course-layout images of MNIST *train* digits with their sums
+    only (digits are what the labeler adds), apart from every test set, so labels saved from it can
+    go back into training (`--labels-db`) without leaking test images."""
+    folder = Path(cache_dir) / "label-pool-{split}-{n}-seed{seed}".format(**DEFAULT_LABEL_POOL)
+    if not (folder / "lab0.npy").is_file():
+        from .synth import generate_dataset
+        images, digits = generate_dataset(DEFAULT_LABEL_POOL["split"], DEFAULT_LABEL_POOL["n"], DEFAULT_LABEL_POOL["seed"])
+        with atomic_folder(folder) as tmp:
+            save_course_dataset(tmp, images, digits.sum(1))
+    return load_dataset(folder)
+
+
 class DigitsumService:
     def __init__(self, checkpoint_specs=("checkpoints",), data_dir=None, labels_db="labels.db",
-                 cache_dir=".cache/digitsum", exports_dir="exports"):
+                 cache_dir=".cache/digitsum", exports_dir="exports", label_data=None):
         self.cache_dir = Path(cache_dir)
         self.exports_dir = Path(exports_dir).resolve()  # relative to the working directory at start
         self.locations = discover_checkpoints(checkpoint_specs)
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
         self.store = LabelStore(labels_db)
+        # the Label tab's queue: its own pool unless a set is named (then labels are for that set)
+        self.label_set = load_dataset(label_data) if label_data else default_label_pool(self.cache_dir)
+        self.label_set_name = str(label_data) if label_data else \
+            "label pool: MNIST-train course layout (seed {seed})".format(**DEFAULT_LABEL_POOL)
+        scored_here = label_data is not None and (
+            (data_dir is not None and Path(label_data).resolve() == Path(data_dir).resolve()))
+        self.label_warning = ("these images are the test set the app scores: labels saved from them must not "
+                              "be used for training (--labels-db), or the test set leaks into it") if scored_here else ""
         self._models: dict[str, torch.nn.Module] = {}
         self._scores: dict[str, analysis.ScoredSet] = {}
         # loading a model and scoring the test set take separate locks (one per checkpoint for
@@ -251,14 +275,19 @@ class DigitsumService:
     # ---------------------------------------------------------------- labeling
     @property
     def label_source(self) -> str:
-        return self.dataset_name
+        return self.label_set_name
+
+    def label_item(self, index: int) -> np.ndarray:
+        if not 0 <= int(index) < len(self.label_set):
+            raise DigitsumError(f"index {index} is outside the label queue (0-{len(self.label_set) - 1})")
+        return self.label_set.images[int(index)]
 
     def label_progress(self) -> tuple[int, int]:
-        return len(self.store.labeled_items(self.label_source)), len(self.dataset)
+        return len(self.store.labeled_items(self.label_source)), len(self.label_set)
 
     def next_unlabeled(self, after: int = -1) -> int | None:
         done = self.store.labeled_items(self.label_source)
-        for index in range(after + 1, len(self.dataset)):
+        for index in range(after + 1, len(self.label_set)):
             if index not in done:
                 return index
         return None
@@ -266,10 +295,10 @@ class DigitsumService:
     def suggestion(self, index: int, name: str | None = None) -> list[int] | None:
         """The most likely four digits that add up to the known sum (None without a digits head)."""
         for candidate in ([name] if name else self.names):
-            scored = self.scored(candidate)
-            if scored.digit_probs is not None:
-                digits, _ = most_likely_digits_for_sum(torch.from_numpy(scored.digit_probs[index:index + 1]),
-                                                       torch.tensor([int(self.dataset.sums[index])]))
+            pred = self.predict(self.label_item(index), candidate)
+            if pred.digit_probs is not None:
+                digits, _ = most_likely_digits_for_sum(torch.from_numpy(pred.digit_probs[None]),
+                                                       torch.tensor([int(self.label_set.sums[index])]))
                 return digits[0].tolist()
         return None
 
@@ -282,23 +311,23 @@ class DigitsumService:
 
     def save_item_label(self, index: int, text) -> int:
         digits = self.parse_label(text)
-        known = int(self.dataset.sums[index])
+        known = int(self.label_set.sums[index])
         if sum(digits) != known:
             raise DigitsumError(f"{''.join(map(str, digits))} adds up to {sum(digits)}, but this image's sum is {known}")
-        return self.store.save(self.item(index), digits, source=self.label_source, item=index)
+        return self.store.save(self.label_item(index), digits, source=self.label_source, item=index)
 
     def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
         return self.store.save(canvas, self.parse_label(text), source=source)
 
     def item_label(self, index: int) -> str | None:
-        """The four digits saved for test-set item `index` ("3141"), or None."""
+        """The four digits saved for label-queue item `index` ("3141"), or None."""
         return self.store.labeled_items(self.label_source).get(int(index))
 
     def undo_label(self, row_id: int, index: int | None = None, previous: str | None = None) -> None:
         """Undo one save: an image that was relabeled gets its previous label back (`previous`, as
         `item_label` gave it before the save); one that had none loses the new one."""
         if previous is not None and index is not None:
-            self.store.save(self.item(index), previous, source=self.label_source, item=int(index))
+            self.store.save(self.label_item(index), previous, source=self.label_source, item=int(index))
         else:
             self.store.delete(row_id)
 

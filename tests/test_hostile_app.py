@@ -246,7 +246,7 @@ def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tm
             assert ok, out
             index = int(re.match(r"#(\d+),", out["data"][4]).group(1))   # "#0, known sum **7**."
             if inputs[0] == WRONG_SUM:
-                inputs[0] = "0000" if service.dataset.sums[index] else "0001"
+                inputs[0] = "0000" if service.label_set.sums[index] else "0001"
         if FILE in inputs:
             uploaded = browser.upload(path)
             if case.handler == "on_draw_save":

@@ -80,21 +80,43 @@ def test_compare_and_errors_tabs(service, tmp_path, tiny_checkpoint):
     assert np.allclose(again.scored("tiny").sum_probs, svc.scored("tiny").sum_probs)
 
 
+def labels_for(total: int) -> tuple[str, str]:
+    """Two different four-digit labels that add up to `total` (1-35): greedy from the left, and its
+    reverse or a shifted version."""
+    digits = []
+    for _ in range(4):
+        digits.append(min(9, total - sum(digits)))
+    first = "".join(map(str, digits))
+    other = first[::-1] if first[::-1] != first else first[1:] + first[0]
+    return first, other
+
+
+def test_label_queue_is_its_own_pool_not_the_test_set(service, tmp_path, course_set, tiny_checkpoint):
+    # labels fed back into training must not be test images
+    assert service.label_source != service.dataset_name and not service.label_warning
+    assert service.label_set.digits is None                     # sums only: the labeler adds the digits
+    test_images = {im.tobytes() for im in service.dataset.images}
+    assert not any(im.tobytes() in test_images for im in service.label_set.images[:200])
+    same = DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "l2.db",
+                           cache_dir=tmp_path / "cache", label_data=course_set)
+    assert "must not be used for training" in same.label_warning
+
+
 def test_label_queue_save_skip_undo_export(service, tmp_path):
     first = service.next_unlabeled()
     assert first == 0
     hint = service.suggestion(first)
-    assert sum(hint) == service.dataset.sums[first]
+    assert sum(hint) == service.label_set.sums[first]
     row = service.save_item_label(first, "".join(map(str, hint)))
-    assert service.label_progress() == (1, len(service.dataset)) and service.next_unlabeled() == 1
+    assert service.label_progress() == (1, len(service.label_set)) and service.next_unlabeled() == 1
     with pytest.raises(DigitsumError, match="adds up to"):
-        service.save_item_label(1, "0000" if service.dataset.sums[1] else "0001")
+        service.save_item_label(1, "0000" if service.label_set.sums[1] else "0001")
     with pytest.raises(DigitsumError, match="four digits"):
         service.save_item_label(1, "12a4")
     assert service.label_progress()[0] == 1                     # bad input lost nothing
     service.undo_label(row)
     assert service.label_progress()[0] == 0
-    service.save_item_label(0, service.dataset.digits[0])
+    service.save_item_label(0, labels_for(int(service.label_set.sums[0]))[0])
     service.save_drawing(np.zeros((40, 168), np.float32) + 0.5, "1 2 3 4")
     files = service.export_labels("export")                   # a name: the folder is in exports_dir
     exported = load_dataset(tmp_path / "exports" / "export")
@@ -140,19 +162,16 @@ def test_a_prediction_never_waits_behind_scoring(service, course_set, monkeypatc
 
 
 def test_undo_after_relabeling_restores_the_previous_label(service):
-    first = "".join(map(str, service.dataset.digits[0]))
-    # another labeling with the same sum: the same digits in another order, or 9 and 0 traded
-    # for two digits that add up alike when all four are equal
-    orders = [first[::-1], first[1:] + first[0], first[2:] + first[:2]]
-    other = next((o for o in orders if o != first), None) or (
-        str(int(first[0]) + 1) + str(int(first[1]) - 1) + first[2:] if first[1] != "0" else
-        str(int(first[0]) - 1) + str(int(first[1]) + 1) + first[2:])
-    service.save_item_label(0, first)
-    previous = service.item_label(0)
-    row = service.save_item_label(0, other)
-    assert service.item_label(0) == other
-    service.undo_label(row, 0, previous)
-    assert service.item_label(0) == first                       # restored, not deleted
-    row = service.save_item_label(1, "".join(map(str, service.dataset.digits[1])))
-    service.undo_label(row, 1, None)                            # it had no label: now it has none
-    assert service.item_label(1) is None
+    index = next(i for i, t in enumerate(service.label_set.sums) if 0 < t < 36)
+    first, other = labels_for(int(service.label_set.sums[index]))
+    service.save_item_label(index, first)
+    previous = service.item_label(index)
+    row = service.save_item_label(index, other)
+    assert service.item_label(index) == other
+    service.undo_label(row, index, previous)
+    assert service.item_label(index) == first                   # restored, not deleted
+    nxt = index + 1
+    row = service.save_item_label(nxt, labels_for(int(service.label_set.sums[nxt]))[0] if 0 < service.label_set.sums[nxt] < 36
+                                  else ("0000" if service.label_set.sums[nxt] == 0 else "9999"))
+    service.undo_label(row, nxt, None)                          # it had no label: now it has none
+    assert service.item_label(nxt) is None
