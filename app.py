@@ -8,14 +8,17 @@ event is an API endpoint (`/predict_json`); every UI handler is private (`api_vi
 """
 from __future__ import annotations
 
-import argparse
-import functools
-import os
-import re
-import sys
 import time
-import traceback
-from pathlib import Path
+
+STARTED = time.perf_counter()   # before the imports: gradio and torch take seconds to load
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -111,6 +114,15 @@ def summary(pred: Prediction) -> str:
     if warnings:
         text += "\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)
     return text
+
+
+def heatmap(frame: pd.DataFrame):
+    """A confusion matrix coloured by count (the 'true' column stays plain); a Styler keeps the
+    Dataframe's cell clicks."""
+    if frame.empty:
+        return frame
+    counts = [c for c in frame.columns if c != "true"]
+    return frame.style.background_gradient(cmap="Blues", subset=counts, axis=None)
 
 
 def user_message(error: BaseException) -> str:
@@ -316,7 +328,7 @@ def build(service: DigitsumService) -> gr.Blocks:
         @ui_errors
         def on_compare_gallery(chosen, which):
             if len(chosen) < 2:
-                return [], []
+                return []            # one output: the gallery (two values here once showed an error badge)
             found = service.disagreements(chosen)
             if which == "they disagree":
                 idx = found["disagree"]
@@ -331,6 +343,10 @@ def build(service: DigitsumService) -> gr.Blocks:
         cmp_run.click(on_compare, [cmp_names, cmp_image, cmp_index], [cmp_preds, cmp_metrics, cmp_per_sum], **PRIVATE)
         for trigger in (cmp_run.click, cmp_names.change, cmp_which.change):
             trigger(on_compare_gallery, [cmp_names, cmp_which], cmp_gallery, **PRIVATE)
+        # filled on first opening: test item 0 through the first two checkpoints, their metrics and
+        # where they disagree
+        demo.load(on_compare, [cmp_names, cmp_image, cmp_index], [cmp_preds, cmp_metrics, cmp_per_sum], **PRIVATE)
+        demo.load(on_compare_gallery, [cmp_names, cmp_which], cmp_gallery, **PRIVATE)
 
         # ---------------------------------------------------------------- Errors
         def choice(value):
@@ -350,7 +366,7 @@ def build(service: DigitsumService) -> gr.Blocks:
             scm = service.sum_confusion(name)
             sum_cm = pd.DataFrame(scm, columns=[str(c) for c in range(37)]).reset_index(names="true")
             count = f"**{len(idx)}** of {len(service.dataset):,} test images match; showing {len(shown)}"
-            return items, shown, count, digit_cm, sum_cm
+            return items, shown, count, heatmap(digit_cm), heatmap(sum_cm)
 
         err_inputs = [err_ckpt, err_true, err_pred, err_place, err_min, err_max, err_sort]
         err_targets = [err_gallery, err_indices, err_count, err_digit_cm, err_sum_cm]
@@ -513,7 +529,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    start = time.perf_counter()
     args = parse_args(argv)
     try:
         service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
@@ -524,7 +539,8 @@ def main(argv=None):
         return 2
     service.warm_up()
     launch(demo, args.host, args.port)
-    print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - STARTED:.1f} s "
+          "since the process started", flush=True)
     demo.block_thread()
     return 0
 

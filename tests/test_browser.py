@@ -1,12 +1,14 @@
 """The app in a real browser (Debian Chromium driven by Playwright), as a person uses it: draw four
 digits with the mouse, open every tab, click a gallery image, label an image with the keyboard.
-Screenshots of each tab go to docs/screenshots/ (the README shows them)."""
+Screenshots of each tab go to a temporary folder (DIGITSUM_SCREENSHOTS sets another:
+scripts/screenshots.sh refreshes docs/screenshots/, which the README shows)."""
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,8 @@ from drawings import STROKES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+# screenshots go to a temporary folder; `bash scripts/screenshots.sh` refreshes docs/screenshots
+SHOTS = Path(os.environ.get("DIGITSUM_SCREENSHOTS") or tempfile.mkdtemp(prefix="digitsum-shots-"))
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
