@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from digitsum.errors import BlankImageError, DigitsumError  # noqa: E402
+from digitsum.labeldb import parse_digits  # noqa: E402
 from digitsum.predict import Prediction, drawing_to_gray  # noqa: E402
 from digitsum.service import DigitsumService  # noqa: E402
 
@@ -275,7 +276,7 @@ def build(service: DigitsumService) -> gr.Blocks:
         @ui_errors
         def on_draw_save(value, text, name):
             try:
-                digits = service.parse_label(text)   # first: a typo is said before anything else
+                digits = parse_digits(text)   # first: a typo is said before anything else
                 canvas = service.predict(drawing_to_gray(value), name).canvas
                 row = service.save_drawing(canvas, digits)
             except DigitsumError as e:
@@ -285,25 +286,24 @@ def build(service: DigitsumService) -> gr.Blocks:
         draw_save.click(on_draw_save, [sketch, draw_digits, draw_ckpt], draw_status, **PRIVATE)
 
         # ---------------------------------------------------------------- Upload
-        @ui_errors
-        def on_upload(path, name):
-            if not path:
-                return empty_outputs("")[:-1]
-            try:
-                pred = service.predict(service.load_image(path), name)
-            except BlankImageError as e:
-                return empty_outputs(f"*{e}*")[:-1]
-            return prediction_outputs(pred)[:-1]
-
-        @ui_errors
-        def on_item(npy, index, name):
-            index = 0 if index is None else index
-            image = service.load_npy_item(npy, index) if npy else service.item(index)
+        def upload_panel(image, name):
+            """The Upload tab's outputs for one image (the prediction panel, without Draw's digits box)."""
             try:
                 pred = service.predict(image, name)
             except BlankImageError as e:
                 return empty_outputs(f"*{e}*")[:-1]
             return prediction_outputs(pred)[:-1]
+
+        @ui_errors
+        def on_upload(path, name):
+            if not path:
+                return empty_outputs("")[:-1]
+            return upload_panel(service.load_image(path), name)
+
+        @ui_errors
+        def on_item(npy, index, name):
+            index = 0 if index is None else index
+            return upload_panel(service.load_npy_item(npy, index) if npy else service.item(index), name)
 
         up_image.change(on_upload, [up_image, up_ckpt], list(up_outputs), **PRIVATE)
         up_ckpt.change(on_upload, [up_image, up_ckpt], list(up_outputs), **PRIVATE)

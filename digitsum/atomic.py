@@ -41,12 +41,13 @@ def atomic_folder(folder: Path):
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder)
+    mask = _umask()
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    os.chmod(tmp, 0o777 & ~mask)
     try:
         yield tmp
         for path in tmp.rglob("*"):   # some writers (safetensors) create private 0600 files
-            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
         old = folder.with_name(f".{folder.name}.old")
         if folder.exists():
             os.replace(folder, old)

@@ -36,7 +36,7 @@ def parse_digits(text) -> list[int]:
     ASCII digits count ('²' and '١' pass str.isdigit() but are not what a label means), and a
     number must be a whole 0-9 (1.9 is refused, not truncated)."""
     if isinstance(text, str):
-        chars = [c for c in text if not c.isspace() and c not in ",;"]
+        chars = [c for c in text if c not in " \t\n\r,;"]   # separators: ASCII only, as the digits
         ok = len(chars) == 4 and all(c in ASCII_DIGITS for c in chars)
         values = [int(c) for c in chars] if ok else []
     else:

@@ -99,25 +99,32 @@ def ink_is_dark(gray: np.ndarray) -> bool:
     if np.mean(np.abs(gray - median) < 0.05) > 0.8:
         return median - np.percentile(gray, 1) > np.percentile(gray, 99) - median
     h, w = gray.shape
-    k = 2 / min(h, w)     # two pixels across the short side, then enlarged: a wide blur
-    blurred = Image.fromarray(gray.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
-                                                                   Image.Resampling.BOX)
+    blurred = _coarse(gray, 2)   # two pixels across the short side, then enlarged: a wide blur
     detail = gray - np.asarray(blurred.resize((w, h), Image.Resampling.BILINEAR), np.float32)
     return -np.percentile(detail, 0.5) > np.percentile(detail, 99.5)
 
 
-def flatten_background(gray: np.ndarray) -> np.ndarray:
+def _coarse(gray: np.ndarray, short_side: int) -> Image.Image:
+    """A box-averaged copy (PIL float image) whose short side is `short_side` px."""
+    h, w = gray.shape
+    k = short_side / min(h, w)
+    return Image.fromarray(gray.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
+                                                                Image.Resampling.BOX)
+
+
+def flatten_background(gray: np.ndarray, dark_ink: bool | None = None) -> np.ndarray:
     """gray (1 = white), photo or scan or drawing -> ink map (H, W) in [0, 1], white ink on black.
 
     The background (paper and light) is a grey closing of the ink-dark image on a coarse copy: the
     max filter, wider than any stroke, fills each stroke with the paper beside it, so the estimate
     holds however densely a digit is drawn, and follows gradients, vignettes and shadows. Under an
-    even background the constant level is used instead. The ink is what falls below it."""
-    dark = gray if ink_is_dark(gray) else 1.0 - gray
+    even background the constant level is used instead. The ink is what falls below it.
+    `dark_ink`: the polarity when the caller knows it already (`ink_is_dark`)."""
+    if dark_ink is None:
+        dark_ink = ink_is_dark(gray)
+    dark = gray if dark_ink else 1.0 - gray
     h, w = dark.shape
-    k = BACKGROUND_GRID / min(h, w)
-    small = Image.fromarray(dark.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
-                                                                 Image.Resampling.BOX)
+    small = _coarse(dark, BACKGROUND_GRID)
     size = max(3, round(BACKGROUND_WINDOW * min(small.size)) | 1)   # odd
     # a closing by ranks, not by max and min: the 80th percentile fills strokes as the max does, but
     # is not lifted by pixel noise (a max filter of noisy black finds the noise's peaks, and faint
@@ -205,15 +212,16 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     # light ink on a dark ground (digital canvases like the course's) is already even, and flattening
     # its pixel noise would only eat faint strokes
     photo_like = ink_is_dark(gray)
-    gray = flatten_background(gray) if photo_like else to_white_on_black(gray)
+    gray = flatten_background(gray, dark_ink=True) if photo_like else to_white_on_black(gray)
     faint, strong = _ink_masks(gray)
+    digit_height = _digit_height(strong)
     # the background level, noise included: what the brightest 10 % of non-ink pixels reach
     # (0 on a clean image). Below it is black, so a noisy upload looks more like the clean
     # canvases the model mostly trained on, and has no box of noise around the crop.
     background = np.percentile(gray[~faint], 90) if (~faint).any() else np.median(gray)
     # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through),
     # no further than half a digit from clear ink (a faint blotch or a photo's edge is no digit)
-    reach = round(_digit_height(strong) / 2) if photo_like else max(gray.shape)
+    reach = round(digit_height / 2) if photo_like else max(gray.shape)
     rows, cols = _near(faint.sum(axis=1) >= 2, strong.any(axis=1), reach), _near(faint.sum(axis=0) >= 2, strong.any(axis=0), reach)
     if len(rows) == 0 or len(cols) == 0:
         rows, cols = np.nonzero(faint.any(axis=1))[0], np.nonzero(faint.any(axis=0))[0]
@@ -223,11 +231,9 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     top, bottom = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, gray.shape[0])
     left, right = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, gray.shape[1])
     crop = gray[top:bottom, left:right]
-    # contrast stretch: the background to 0, the stroke cores to 1, as an MNIST digit's are
-    # (a photo's ink is only a little darker than its paper, and never evenly so)
-    core = np.percentile(gray[strong], 75)
+    # contrast stretch: the background to 0, the brightest ink to 1
     crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
-    digit_scale = DIGIT_HEIGHT / _digit_height(strong)
+    digit_scale = DIGIT_HEIGHT / digit_height
     if crop.shape[1] * digit_scale > width - LEFT_MARGIN - 2:
         # too wide at native digit size (small digits far apart, as in a drawing, or a wide
         # canvas): shorten the empty gaps before shrinking the digits below what MNIST looks like

@@ -39,6 +39,17 @@ def _named(error: DigitsumError, path, name: str | None) -> DigitsumError:
     return type(error)(_one_line(message))
 
 
+def _checked_index(index, count: int, what: str, prefix: str = "") -> int:
+    """`index` as an int in 0..count-1; anything else is a one-line DataError about `what`."""
+    try:
+        index = int(index)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{prefix}the index must be a whole number (got {index!r})") from None
+    if not 0 <= index < count:
+        raise DataError(f"{prefix}index {index} is outside {what} (0-{count - 1})")
+    return index
+
+
 def discover_checkpoints(specs) -> dict[str, str]:
     """Folders that are checkpoints, folders of checkpoint folders, or Hub repo ids -> {name: location}."""
     found = {}
@@ -168,12 +179,7 @@ class DigitsumService:
             raise DataError(f"{name}: expected numbers (uint8 images), found dtype {images.dtype}")
         if not len(images):
             raise DataError(f"{name}: holds no images")
-        try:
-            index = int(index)
-        except (TypeError, ValueError, OverflowError):
-            raise DataError(f"{name}: the index must be a whole number (got {index!r})") from None
-        if not 0 <= index < len(images):
-            raise DataError(f"{name}: index {index} is outside the file (0-{len(images) - 1})")
+        index = _checked_index(index, len(images), "the file", prefix=f"{name}: ")
         try:
             return np.array(images[index])
         except (ValueError, OSError) as e:
@@ -250,13 +256,7 @@ class DigitsumService:
         return fn(self.scored(name), self.dataset, true, pred)
 
     def item(self, index: int) -> np.ndarray:
-        try:
-            index = int(index)
-        except (TypeError, ValueError, OverflowError):
-            raise DigitsumError(f"the index must be a whole number (got {index!r})") from None
-        if not 0 <= index < len(self.dataset):
-            raise DigitsumError(f"index {index} is outside the dataset (0-{len(self.dataset) - 1})")
-        return self.dataset.images[index]
+        return self.dataset.images[_checked_index(index, len(self.dataset), "the dataset")]
 
     def caption(self, name: str, index: int) -> str:
         s = self.scored(name)
@@ -278,9 +278,7 @@ class DigitsumService:
         return self.label_set_name
 
     def label_item(self, index: int) -> np.ndarray:
-        if not 0 <= int(index) < len(self.label_set):
-            raise DigitsumError(f"index {index} is outside the label queue (0-{len(self.label_set) - 1})")
-        return self.label_set.images[int(index)]
+        return self.label_set.images[_checked_index(index, len(self.label_set), "the label queue")]
 
     def label_progress(self) -> tuple[int, int]:
         return len(self.store.labeled_items(self.label_source)), len(self.label_set)
@@ -302,22 +300,15 @@ class DigitsumService:
                 return digits[0].tolist()
         return None
 
-    @staticmethod
-    def parse_label(text) -> list[int]:
-        """Four digits typed by a user: ASCII 0-9 only ('²' and '١' are digits to Python, not to us)."""
-        if isinstance(text, str) and not text.isascii():
-            raise DataError(f"type exactly four digits 0-9 (got {text!r})")
-        return parse_digits(text)
-
     def save_item_label(self, index: int, text) -> int:
-        digits = self.parse_label(text)
+        digits = parse_digits(text)
         known = int(self.label_set.sums[index])
         if sum(digits) != known:
             raise DigitsumError(f"{''.join(map(str, digits))} adds up to {sum(digits)}, but this image's sum is {known}")
         return self.store.save(self.label_item(index), digits, source=self.label_source, item=index)
 
     def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
-        return self.store.save(canvas, self.parse_label(text), source=source)
+        return self.store.save(canvas, parse_digits(text), source=source)
 
     def item_label(self, index: int) -> str | None:
         """The four digits saved for label-queue item `index` ("3141"), or None."""
