@@ -111,6 +111,12 @@ class FourDigitGenerator:
         if layout.height < PATCH - 2 * layout.vertical_slack or layout.width < 4 * 8:
             raise ValueError(f"canvas {layout.height}x{layout.width} is too small for four digits")
 
+    def reseed(self, seed: int) -> "FourDigitGenerator":
+        """Restart the random stream at `seed`: the same draws as a new generator with that seed,
+        without rebuilding it (the digit pool stays where it is, on the device)."""
+        self.gen.manual_seed(seed)
+        return self
+
     # ---- random helpers on the generator's device and stream
     def _uniform(self, shape, lo, hi):
         return torch.rand(shape, generator=self.gen, device=self.device) * (hi - lo) + lo

@@ -1,5 +1,6 @@
 """Resumable run state without pickle: tensors in safetensors, everything else in JSON, written to
-a temporary folder and renamed into place, so a kill never leaves a half-written state."""
+a temporary folder and renamed into place, so a kill never leaves a half-written state. And the
+weights a run starts from: a saved state (--resume) or a checkpoint (--init), both loaded strictly."""
 from __future__ import annotations
 
 import json
@@ -80,3 +81,42 @@ def load_state(folder: Path) -> tuple[dict, dict]:
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise DigitsumError(f"{info_path}: its optimizer state is damaged ({type(e).__name__}: {e})") from None
     return groups, info
+
+
+def resume(args, model, ema, optimizer) -> dict:
+    """Load the run saved in OUT/last into model, EMA and optimizer, once it is known to be this
+    command's run and to have steps left; -> its info (step, wall_seconds, best)."""
+    from digitsum.checkpoint import load_weights_strictly
+    folder = args.out / "last"
+    tensors, info = load_state(folder)
+    saved_model = info.get("model")   # recorded since the hardening; older states are checked by their tensors
+    if saved_model is not None and saved_model != args.model:
+        raise DigitsumError(f"--resume: the run in {args.out} trained --model {saved_model}, not --model {args.model}; "
+                            f"resume it with --model {saved_model}, or train --model {args.model} in another --out")
+    if info["step"] >= args.steps:
+        raise DigitsumError(f"--resume: the run in {args.out} already reached step {info['step']}; "
+                            f"give --steps above {info['step']} to train further")
+    groups = info["optimizer_state"]["param_groups"]
+    saved_optimizer = "sgd" if groups and "momentum" in groups[0] else "adamw"   # SGD's groups have momentum, AdamW's betas
+    if saved_optimizer != args.optimizer:
+        raise DigitsumError(f"--resume: the run in {args.out} used --optimizer {saved_optimizer}, not {args.optimizer}")
+    where = f"--resume {folder / 'state.safetensors'}"
+    load_weights_strictly(model, tensors["model"], where, f"--model {args.model}")
+    if ema is not None and tensors["ema"]:
+        load_weights_strictly(ema, tensors["ema"], where + " (EMA)", f"--model {args.model}")
+    try:
+        optimizer.load_state_dict(info["optimizer_state"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DigitsumError(f"{where}: its optimizer state does not fit --model {args.model} ({e})") from None
+    return info
+
+
+def initial_weights(location, model) -> dict:
+    """--init: the weights of a checkpoint that has the same architecture as `model`."""
+    from digitsum.checkpoint import load_checkpoint
+    source = load_checkpoint(location)
+    mine = (model.trunk_name, model.head_kind, model.height, model.width)
+    theirs = (source.trunk_name, source.head_kind, source.height, source.width)
+    if mine != theirs:
+        raise DigitsumError(f"--init {location}: its model {theirs} differs from --model {mine}")
+    return source.state_dict()
