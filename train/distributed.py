@@ -5,7 +5,8 @@ any rank stops every rank, with one line: the rank that fails exits non-zero, an
 ends the others, which may be waiting in a collective and would otherwise wait forever. Every rank
 parses the same flags, reads the same data and (checked with an all-reduce) sees the same
 non-finite loss, so most errors are raised on all ranks at once: rank 0 prints them at once, the
-other ranks wait a moment first (torchrun ends them meanwhile) and print only an error of their own.
+other ranks (and a rank whose collective failed because a peer left) wait a moment first, so that
+torchrun ends them before they print a second report. torchrun then adds its own failure summary.
 """
 from __future__ import annotations
 
@@ -69,10 +70,22 @@ def teardown(ctx: Context) -> None:
 GRACE_SECONDS = 5.0   # torchrun polls its workers every 0.1 s and stops the rest at the first exit
 
 
+def lost_peer(error: BaseException) -> bool:
+    """A collective failed because another rank went away (gloo says so; NCCL raises DistError)."""
+    return isinstance(error, dist.DistError) or "closed by peer" in str(error) or "reset by peer" in str(error)
+
+
+def defer(error: BaseException) -> None:
+    """Under torchrun, before reporting an error: a rank other than 0, or one whose peer went
+    away, waits a moment. Rank 0 most likely failed the same way, or another rank failed first
+    and reports it; torchrun ends this rank meanwhile, so the user reads one report, not one per rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (int(os.environ.get("RANK", "0")) != 0 or lost_peer(error)):
+        time.sleep(GRACE_SECONDS)
+
+
 def report(error: BaseException) -> None:
     """Print an error as one line, once per run whatever the number of ranks."""
+    defer(error)
     rank = int(os.environ.get("RANK", "0"))
-    if rank != 0:   # rank 0 most likely failed the same way: let it print, and torchrun end this rank
-        time.sleep(GRACE_SECONDS)
     prefix = f"rank {rank}: " if rank != 0 else ""
     print("error: " + prefix + " ".join(str(error).splitlines()), file=sys.stderr, flush=True)

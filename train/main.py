@@ -94,4 +94,7 @@ def cli(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        distributed.defer(e)   # under torchrun: a peer's failure ends this rank before its traceback
+        raise
     return 0
