@@ -59,6 +59,23 @@ def _convnet4() -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), in_ch
 
 
+def _vgg11_frozen() -> tuple[nn.Module, int]:
+    """Seed 003's VGG transfer: a learned 1x1 adapter from the one-channel canvas to three
+    channels, then torchvision vgg11's convolutions cut after the third max-pool (stride 8, so
+    40x168 gives the 21 columns the heads read), with requires_grad False: only the adapter and
+    the head learn. Frozen features only mean something with ImageNet weights loaded
+    (`load_torchvision_weights`); without them they stay random."""
+    adapter = nn.Conv2d(1, 3, 1)
+    nn.init.constant_(adapter.weight, 1.0)
+    nn.init.zeros_(adapter.bias)
+    features = torchvision.models.vgg11(weights=None).features
+    cut = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)][2] + 1
+    features = features[:cut]
+    for p in features.parameters():
+        p.requires_grad = False
+    return nn.Sequential(adapter, features), 256
+
+
 TRUNKS = {
     "resnet_small": _small_resnet,
     "resnet18": lambda: _torchvision_resnet("resnet18"),
@@ -67,6 +84,7 @@ TRUNKS = {
     "resnet101": lambda: _torchvision_resnet("resnet101"),
     "convnet4": _convnet4,
     "reader": reader.reader_trunk,
+    "vgg11_frozen": _vgg11_frozen,
 }
 
 
@@ -174,6 +192,10 @@ MODELS: dict[str, dict] = {
     "resnet_small_sum37": dict(trunk="resnet_small", head="sum"),
     "resnet_small_regression": dict(trunk="resnet_small", head="regression"),
     "convnet4": dict(trunk="convnet4", head="digits"),
+    # the seeds' other designs (python -m train.experiments seeds)
+    "convnet4_sum37": dict(trunk="convnet4", head="sum"),
+    "resnet50_sum37": dict(trunk="resnet50", head="sum"),
+    "vgg11_frozen_digits": dict(trunk="vgg11_frozen", head="digits"),
 }
 
 
@@ -184,3 +206,60 @@ def create_model(name: str, **overrides) -> DigitSumNet:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return DigitSumNet(**{**MODELS[name], **overrides})
+
+
+def load_torchvision_weights(model: DigitSumNet, source) -> dict:
+    """Load a torchvision ImageNet state_dict (a file read with torch.load(weights_only=True), or
+    the dict itself) into the trunk of a 'resnet18/34/50/101' or 'vgg11_frozen' model; the head
+    stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem: summed over the
+    input channels, then resampled to 3x3 (area average, scaled by 49/9 to keep the response to
+    flat ink). -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
+    A shape that fits nowhere is an error, never a silent skip."""
+    from .errors import CheckpointError
+    if not isinstance(source, dict):
+        try:
+            source = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as e:  # a missing file, a pickle that is not plain tensors
+            raise CheckpointError(f"{source}: cannot read a torchvision state_dict ({type(e).__name__}: {e})") from None
+        if isinstance(source, dict) and isinstance(source.get("state_dict"), dict):
+            source = source["state_dict"]
+    trunk = model.trunk_name
+    mapping: dict[str, str] = {}
+    if trunk.startswith("resnet") and trunk != "resnet_small":
+        prefixes = {"conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.3.", "layer2.": "trunk.4.",
+                    "layer3.": "trunk.5.", "layer4.": "trunk.6."}
+        for name in source:
+            for theirs, ours in prefixes.items():
+                if name.startswith(theirs):
+                    mapping[name] = ours + name[len(theirs):]
+    elif trunk == "vgg11_frozen":
+        for name in source:
+            if name.startswith("features."):
+                mapping[name] = "trunk.1." + name[len("features."):]
+    else:
+        raise CheckpointError(f"trunk {trunk!r} has no torchvision counterpart to load ImageNet weights from")
+    mine = model.state_dict()
+    new, loaded, adapted = {}, [], []
+    for theirs, ours in mapping.items():
+        if ours not in mine:
+            continue          # e.g. VGG layers past our cut
+        t = source[theirs]
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"{theirs}: not a tensor")
+        if t.shape != mine[ours].shape and theirs == "conv1.weight" and t.ndim == 4:
+            t = t.float().sum(1, keepdim=True)
+            k = mine[ours].shape[-1]
+            t = torch.nn.functional.adaptive_avg_pool2d(t, k) * (t.shape[-1] ** 2 / k ** 2)
+            adapted.append(theirs)
+        if t.shape != mine[ours].shape:
+            raise CheckpointError(f"{theirs} {tuple(t.shape)} does not fit {ours} {tuple(mine[ours].shape)}")
+        new[ours] = t.to(mine[ours].dtype)
+        loaded.append(theirs)
+    if not loaded:
+        raise CheckpointError(f"no tensor of the given state_dict fits the {trunk} trunk (not torchvision weights?)")
+    missing = sorted(k for k in mine if k.startswith("trunk.") and k not in new)
+    with torch.no_grad():
+        for name, t in new.items():
+            mine[name].copy_(t)
+    return {"loaded": loaded, "adapted": adapted, "skipped": sorted(set(source) - set(loaded)),
+            "trunk_tensors_not_loaded": missing}
