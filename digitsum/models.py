@@ -212,8 +212,8 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     """Load a torchvision ImageNet state_dict (a file read with torch.load(weights_only=True), or
     the dict itself) into the trunk of a 'resnet18/34/50/101' or 'vgg11_frozen' model; the head
     stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem: summed over the
-    input channels, then resampled to 3x3 (area average, scaled by 49/9 to keep the response to
-    flat ink). -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
+    input channels, then resampled to 3x3 (area average; the kernel's sum kept, so flat ink gets the
+    same response). -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
     A shape that fits nowhere is an error, never a silent skip."""
     from .errors import CheckpointError
     if not isinstance(source, dict):
@@ -249,7 +249,9 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
         if t.shape != mine[ours].shape and theirs == "conv1.weight" and t.ndim == 4:
             t = t.float().sum(1, keepdim=True)
             k = mine[ours].shape[-1]
-            t = torch.nn.functional.adaptive_avg_pool2d(t, k) * (t.shape[-1] ** 2 / k ** 2)
+            pooled = torch.nn.functional.adaptive_avg_pool2d(t, k) * (t.shape[-1] ** 2 / k ** 2)
+            # the bins overlap (7 into 3): spread what the sum lost, so flat ink gets the same response
+            t = pooled + (t.sum((2, 3), keepdim=True) - pooled.sum((2, 3), keepdim=True)) / (k * k)
             adapted.append(theirs)
         if t.shape != mine[ours].shape:
             raise CheckpointError(f"{theirs} {tuple(t.shape)} does not fit {ours} {tuple(mine[ours].shape)}")

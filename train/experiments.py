@@ -56,18 +56,21 @@ class Budget:
     mnist_test_limit: int
     reader_digits: int     # MNIST test digits the default reader reads (a multiple of 4)
     stand_in: bool         # ResNet-50 rows run resnet_small_sum37 unless ImageNet weights are given
+    mnist_test_limits: dict = field(default_factory=dict)   # MNIST model -> its own test limit
 
 
 BUDGETS = {
     "smoke": Budget("smoke", real_n=256, test_n=64, val_limit=32,
                     steps=dict(convnet=3, resnet=2, naive=2, regression=2, vgg=2, sums_only=2),
                     batch=dict(convnet=8, resnet=8, naive=8, regression=8, vgg=8, sums_only=8),
+                    mnist_test_limits=dict(resnet50=32),
                     mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet50=1), mnist_batch=8,
                     mnist_train_limit=512, mnist_test_limit=64, reader_digits=64, stand_in=True),
     "cpu": Budget("cpu", real_n=20000, test_n=2000, val_limit=500,
-                  steps=dict(convnet=300, resnet=150, naive=150, regression=150, vgg=150, sums_only=150),
+                  steps=dict(convnet=250, resnet=120, naive=120, regression=120, vgg=120, sums_only=150),
                   batch=dict(convnet=32, resnet=32, naive=32, regression=32, vgg=32, sums_only=32),
-                  mnist_steps=dict(mlp=940, cnn2=200, cnn_k1=200, cnn_k5=200, resnet50=25), mnist_batch=64,
+                  mnist_test_limits=dict(resnet50=2000),
+                  mnist_steps=dict(mlp=940, cnn2=200, cnn_k1=200, cnn_k5=200, resnet50=20), mnist_batch=64,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
     # the seeds' settings: 128-image batches, tens of epochs over 30k real images; 100k naive samples
     "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
@@ -156,6 +159,15 @@ def plan_naive(ctx: Context, name: str) -> Plan:
                 "of MNIST train digits, no augmentation", notes)
 
 
+def plan_course(ctx: Context, name: str) -> Plan:
+    """The naive row's control: the same model and steps on course-layout synthetic images."""
+    model = "resnet_small" if ctx.budget.name != "gpu" else "resnet18"
+    argv = ["--model", model, "--synthetic-fraction", 1, "--layout", "course", "--augment", "none",
+            *_common(ctx, "naive", name)]
+    return Plan(argv, model, f"{model}, four digit heads, synthetic only: course-layout images of MNIST train "
+                "digits, no augmentation; the same steps as the naive row", ["our control for the naive row"])
+
+
 def plan_regression(ctx: Context, name: str) -> Plan:
     argv = ["--model", "resnet_small_regression", *_real_only(ctx), *_common(ctx, "regression", name)]
     return Plan(argv, "resnet_small_regression", "resnet_small, one regression output, real sum labels only, "
@@ -187,7 +199,8 @@ def plan_sums_only(ctx: Context, name: str) -> Plan:
 def _mnist(ctx: Context, name: str, model: str) -> Plan:
     b = ctx.budget
     argv = ["--task", "mnist", "--model", model, "--steps", b.mnist_steps[model], "--batch-size", b.mnist_batch,
-            "--train-limit", b.mnist_train_limit, "--test-limit", b.mnist_test_limit, "--seed", 0,
+            "--train-limit", b.mnist_train_limit, "--test-limit", b.mnist_test_limits.get(model, b.mnist_test_limit),
+            "--seed", 0,
             "--device", ctx.device, "--out", ctx.out / "runs" / name]
     if ctx.threads:
         argv += ["--threads", ctx.threads]
@@ -225,6 +238,8 @@ SYSTEMS = [
            "~90 % sum accuracy (from ImageNet weights)", plan_resnet_ema),
     System("naive-digits", "ResNet, four digit heads, naive synthetic concatenations only",
            "~50 % sum accuracy (100k samples)", plan_naive),
+    System("course-digits", "the same ResNet, four digit heads, course-layout synthetic only (control)",
+           "(ours: the naive row's control)", plan_course),
     System("regression", "regression head, rounded (seed 003: MSE)", "seed 003 (no figure given in the issue)",
            plan_regression),
     System("vgg11-frozen", "VGG, frozen convolutions, 1-channel adapter", "seed 003 (no figure given in the issue)",

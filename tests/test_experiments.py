@@ -1,0 +1,162 @@
+"""`python -m train.experiments seeds` (the seeds' table), `python -m train --task mnist`, and the
+registry's ImageNet-weight loading. The smoke budget runs here on a representative subset (a
+sum-head run and an MNIST run as subprocesses, the reader's MNIST score in-process) plus every
+system's planned command; the whole smoke budget (14 subprocesses, minutes on 2 cores) runs with
+DIGITSUM_FULL_SMOKE=1."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from digitsum.errors import CheckpointError
+from digitsum.models import create_model, load_torchvision_weights
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """val/ (MNIST train digits) and test/ (MNIST test digits), small, as `--data` expects."""
+    from digitsum.realdata import save_course_dataset
+    from digitsum.synth import generate_dataset
+    root = tmp_path_factory.mktemp("data")
+    for name, split, n, seed in (("val", "train", 32, 2), ("test", "test", 64, 1234)):
+        images, digits = generate_dataset(split, n, seed=seed)
+        save_course_dataset(root / name, images, digits.sum(1), digits)
+    return root
+
+
+def _seeds(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "train.experiments", "seeds", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+
+
+def test_smoke_budget_writes_the_table_and_resumes(tmp_path, data_root, capsys):
+    from train.experiments import cli
+    out = tmp_path / "seeds"
+    only = ["--only", "convnet4-sum37", "--only", "mnist-mlp"]
+    r = _seeds("--budget", "smoke", "--out", out, "--data", data_root, "--threads", 2, *only)
+    assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+    entries = json.loads((out / "results.json").read_text())
+    assert [e["name"] for e in entries] == ["convnet4-sum37", "mnist-mlp"]
+    for e in entries:
+        assert e["status"] == "done" and e["budget"] == "smoke" and e["wall_seconds"] > 0
+        assert e["seed_reported"] and e["command"].startswith("python -m train")
+    conv, mlp = entries
+    assert 0.0 <= conv["ours"]["test_sum_accuracy"] <= 1.0 and conv["ours"]["test_n"] == 64
+    assert conv["model"] == "convnet4_sum37" and "--synthetic-fraction 0" in conv["command"]
+    assert conv["checkpoint"]["megabytes"] < 10 and (out / "checkpoints" / "convnet4-sum37" / "config.json").is_file()
+    # the real training set carries sums only: no digit labels anywhere
+    real = next((out / "data").glob("real-train-*"))
+    assert (real / "lab0.npy").is_file() and not list(real.glob("digits*"))
+    assert mlp["ours"]["task"] == "mnist" and 0.0 <= mlp["ours"]["test_accuracy"] <= 1.0
+    table = (out / "results.md").read_text()
+    assert "| 4-layer ConvNet, 37-way sum softmax | ~10 % sum accuracy |" in table
+    assert "trained from scratch" in table
+    # a second call skips what is done (no subprocess) and keeps the rows
+    capsys.readouterr()
+    assert cli(["seeds", "--budget", "smoke", "--out", str(out), "--data", str(data_root), *only]) == 0
+    assert "python -m train" not in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text()) == entries
+
+
+def test_reader_mnist_reads_each_test_digit_once(tmp_path, capsys):
+    from train.experiments import cli
+    out = tmp_path / "reader"
+    assert cli(["reader-mnist", "--checkpoint", str(ROOT / "checkpoints" / "digitsum-reader"), "--digits", "42",
+                "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_test"] == 40 and m["n_images"] == 10
+    assert m["test_accuracy"] > 0.8   # the shipped default reads MNIST test digits
+
+
+@pytest.mark.parametrize("budget", ["smoke", "cpu", "gpu"])
+def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
+    from train.experiments import SYSTEMS, cli
+    assert cli(["seeds", "--budget", budget, "--out", str(tmp_path / "plan"), "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("python -m train")]
+    assert len(lines) == len(SYSTEMS)
+    assert sum("--task mnist" in line for line in lines) == 5
+    naive = next(line for line in lines if "--layout naive" in line)
+    assert "--synthetic-fraction 1" in naive
+    sums_only = next(line for line in lines if "/sums-only " in line)
+    assert "--synthetic-fraction 0" in sums_only and "--real-digits" not in sums_only
+    assert not (tmp_path / "plan" / "results.json").exists()
+    if budget == "gpu":
+        assert sum("resnet50_sum37" in line for line in lines) == 2
+
+
+def test_bad_flags_are_one_line_errors(tmp_path, capsys):
+    from train.__main__ import run
+    from train.experiments import cli
+    for argv in (["--task", "bogus"], ["--task"], ["--task", "mnist", "--model", "nope"],
+                 ["--task", "mnist", "--steps", "-1"], ["--task=mnist", "--batch-size", "0"]):
+        assert run(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, (argv, err)
+    for argv in (["seeds", "--budget", "huge", "--out", str(tmp_path)], ["seeds", "--out", str(tmp_path)],
+                 ["seeds", "--budget", "smoke", "--out", str(tmp_path), "--only", "nope"],
+                 ["seeds", "--budget", "smoke", "--out", str(tmp_path), "--pretrained", str(tmp_path / "none.pth")]):
+        assert cli(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, (argv, err)
+
+
+def test_mnist_task_trains_and_scores_on_the_test_split(tmp_path):
+    from train.mnist_task import MNIST_MODELS, cli
+    assert {"mlp", "cnn2", "cnn_k1", "cnn_k3", "cnn_k5", "resnet50"} <= set(MNIST_MODELS)
+    for name in ("mlp", "cnn_k1", "cnn_k5"):
+        assert MNIST_MODELS[name]()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert cli(["--model", "cnn_k1", "--steps", "3", "--batch-size", "8", "--train-limit", "100",
+                "--test-limit", "50", "--out", str(tmp_path / "m"), "--threads", "2"]) == 0
+    m = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert m["n_test"] == 50 and m["n_train"] == 100 and m["steps"] == 3 and 0 <= m["test_accuracy"] <= 1
+
+
+def test_torchvision_resnet50_weights_fill_the_trunk(tmp_path):
+    torch.manual_seed(0)
+    source = torchvision.models.resnet50(weights=None).state_dict()
+    path = tmp_path / "resnet50.pth"
+    torch.save(source, path)
+    model = create_model("resnet50_sum37")
+    report = load_torchvision_weights(model, path)
+    assert report["adapted"] == ["conv1.weight"] and not report["trunk_tensors_not_loaded"]
+    assert set(report["skipped"]) == {"fc.weight", "fc.bias"}
+    sd = model.state_dict()
+    assert torch.equal(sd["trunk.6.2.conv3.weight"], source["layer4.2.conv3.weight"])
+    assert sd["trunk.0.weight"].shape == (64, 1, 3, 3)
+    # a flat patch of ink gets the same stem response as the 3-channel 7x7 kernel gave grey input
+    assert torch.allclose(sd["trunk.0.weight"].sum((1, 2, 3)), source["conv1.weight"].sum((1, 2, 3)), atol=1e-4)
+    with pytest.raises(CheckpointError, match="no tensor"):
+        load_torchvision_weights(create_model("resnet50_sum37"), {"something.else": torch.zeros(3)})
+    with pytest.raises(CheckpointError, match="no torchvision counterpart"):
+        load_torchvision_weights(create_model("convnet4_sum37"), source)
+
+
+def test_vgg_trunk_is_frozen_and_takes_imagenet_features():
+    model = create_model("vgg11_frozen_digits")
+    features = model.trunk[1]
+    assert all(not p.requires_grad for p in features.parameters())
+    assert all(p.requires_grad for p in model.trunk[0].parameters())      # the 1->3 channel adapter learns
+    assert model.trunk(torch.rand(1, 1, 40, 168)).shape == (1, 256, 5, 21)  # stride 8: the heads' 21 columns
+    source = torchvision.models.vgg11(weights=None).state_dict()
+    report = load_torchvision_weights(model, source)
+    assert len(report["loaded"]) == 8 and report["trunk_tensors_not_loaded"] == ["trunk.0.bias", "trunk.0.weight"]  # the adapter
+    assert torch.equal(model.state_dict()["trunk.1.0.weight"], source["features.0.weight"])
+
+
+@pytest.mark.skipif(not os.environ.get("DIGITSUM_FULL_SMOKE"), reason="the whole smoke budget takes minutes; "
+                    "set DIGITSUM_FULL_SMOKE=1")
+def test_whole_smoke_budget(tmp_path, data_root):
+    from train.experiments import SYSTEMS
+    r = _seeds("--budget", "smoke", "--out", tmp_path / "all", "--data", data_root, "--threads", 2, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    entries = json.loads((tmp_path / "all" / "results.json").read_text())
+    assert [e["name"] for e in entries] == [s.name for s in SYSTEMS]
+    assert all(e["status"] == "done" for e in entries)
