@@ -67,10 +67,10 @@ BUDGETS = {
                     mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet50=1), mnist_batch=8,
                     mnist_train_limit=512, mnist_test_limit=64, reader_digits=64, stand_in=True),
     "cpu": Budget("cpu", real_n=20000, test_n=2000, val_limit=500,
-                  steps=dict(convnet=250, resnet=120, naive=120, regression=120, vgg=120, sums_only=150),
+                  steps=dict(convnet=200, resnet=100, naive=100, regression=100, vgg=100, sums_only=120),
                   batch=dict(convnet=32, resnet=32, naive=32, regression=32, vgg=32, sums_only=32),
                   mnist_test_limits=dict(resnet50=2000),
-                  mnist_steps=dict(mlp=940, cnn2=200, cnn_k1=200, cnn_k5=200, resnet50=20), mnist_batch=64,
+                  mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet50=20), mnist_batch=64,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
     # the seeds' settings: 128-image batches, tens of epochs over 30k real images; 100k naive samples
     "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
