@@ -134,7 +134,12 @@ def _plan_resnet(ctx: Context, name: str, ema: float) -> Plan:
                      "needs minutes a batch at 40x168 on this CPU; the gpu budget runs resnet50_sum37")
     notes.append("from ImageNet weights (--pretrained)" if weights else NO_WEIGHTS)
     notes.append("AdamW (decoupled decay) where the seed had Adam with L2 1e-4")
-    argv = ["--model", model, *_real_only(ctx), "--lr", "1e-3", "--weight-decay", "1e-4", "--ema-decay", ema,
+    ema_flags = ["--ema-decay", 0]
+    if ema:   # the seed's 0.99 per step; train's --ema-decay is per 128 images
+        batch = ctx.budget.batch["resnet"]
+        ema_flags = ["--ema-decay", round(1 - (1 - ema) * 128 / batch, 6), "--ema-warmup", 10]
+        notes.append(f"EMA {ema} per step of {batch} images (--ema-decay {ema_flags[1]} per 128 images), warm-up 10 steps")
+    argv = ["--model", model, *_real_only(ctx), "--lr", "1e-3", "--weight-decay", "1e-4", *ema_flags,
             "--label-smoothing", 0, *_common(ctx, "resnet", name)]
     settings = f"{model}, real sum labels only, AdamW 1e-3, wd 1e-4, " + (f"EMA {ema}" if ema else "no EMA")
     return Plan(argv, model, settings, notes, init_from="resnet50" if weights else None)
