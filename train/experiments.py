@@ -445,8 +445,9 @@ def cmd_seeds(a) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     prepare_pretrained(ctx, a.pretrained, a.torchvision_weights)
     if a.dry_run:
-        ctx.data = {k: a.out / "data" / v for k, v in
-                    (("real", f"real-train-{budget.real_n}"), ("val", "val"), ("test", f"test-{budget.test_n}"))}
+        val = a.data / "val" if (a.data / "val" / "lab0.npy").is_file() else a.out / "data" / "val"
+        ctx.data = {"real": a.out / "data" / f"real-train-{budget.real_n}", "val": val,
+                    "test": a.out / "data" / f"test-{budget.test_n}"}
     else:
         prepare_data(ctx, a.data)
     previous = {}
