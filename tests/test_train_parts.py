@@ -75,6 +75,28 @@ def test_the_ema_state_keeps_averaged_models_keys_and_its_count_on_load():
     assert other.updates == 5 and other.current_decay() == ema.current_decay()
 
 
+def test_a_resumed_optimizer_state_has_its_parameters_memory_format(tmp_path):
+    # fused AdamW on a GPU refuses moments whose strides differ from their channels_last parameters'
+    import argparse
+    from digitsum.models import create_model
+    from train.loop import make_optimizer
+    from train.state import resume, save_state
+    model = create_model("convnet4").to(memory_format=torch.channels_last)
+    args = argparse.Namespace(out=tmp_path, model="convnet4", steps=10, optimizer="adamw", weight_decay=0.0, lr=1e-3)
+    optimizer = make_optimizer(args, model, torch.device("cpu"))
+    for group in optimizer.param_groups:
+        group["initial_lr"] = group["lr"]   # as the schedule leaves it
+    model(torch.rand(2, 1, 40, 168)).float().mean().backward()
+    optimizer.step()
+    save_state(tmp_path / "last", model=model, ema=None, optimizer=optimizer, info={"step": 1, "wall_seconds": 0.0, "best": 0.0})
+    fresh = make_optimizer(args, model, torch.device("cpu"))
+    resume(args, model, None, fresh)
+    for p in model.parameters():
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert fresh.state[p][key].stride() == p.stride(), key
+            assert torch.equal(fresh.state[p][key], optimizer.state[p][key])
+
+
 def test_preset_gpu_sets_defaults_and_explicit_flags_and_config_win(tmp_path):
     args = parse(["--preset", "gpu", "--synthetic-fraction", "1"])
     assert (args.batch_size, args.model, args.lr) == (PRESETS["gpu"]["batch_size"], PRESETS["gpu"]["model"],

@@ -108,7 +108,20 @@ def resume(args, model, ema, optimizer) -> dict:
         optimizer.load_state_dict(info["optimizer_state"])
     except (KeyError, TypeError, ValueError) as e:
         raise DigitsumError(f"{where}: its optimizer state does not fit --model {args.model} ({e})") from None
+    match_parameter_layout(optimizer)
     return info
+
+
+def match_parameter_layout(optimizer) -> None:
+    """The state file holds contiguous tensors, but the parameters are channels_last: give each
+    moment its parameter's strides (values unchanged), or fused AdamW on a GPU refuses them
+    ("must have same dtype, device, and layout"), as it did at the first CUDA resume."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def initial_weights(location, model) -> dict:
