@@ -19,7 +19,7 @@ DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
 
 fail() { echo "gpu_check FAILED: $*" >&2; exit 1; }
-quiet() { tr '\r' '\n' | { grep -v -e 'it/s\]' -e 's/it\]' || true; } | tail -15; }   # drop tqdm's bars
+quiet() { tr '\r' '\n' | { grep -v -E -e '^(train|evaluate): +[0-9]+%\|' -e '^ *$' || true; } | tail -15; }   # no tqdm bars
 
 GPUS=$($PY - "$DEVICE" <<'PYEOF'
 import sys, torch
