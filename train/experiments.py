@@ -335,8 +335,14 @@ def build_init(ctx: Context, plan: Plan, name: str) -> str:
     folder = ctx.out / "init" / name
     save_checkpoint(model, folder, {"initialised from": str(ctx.pretrained[plan.init_from])})
     plan.notes.append(f"ImageNet tensors loaded: {len(report['loaded'])} (adapted: {', '.join(report['adapted']) or 'none'}); "
-                      f"trunk tensors not loaded: {len(report['trunk_tensors_not_loaded'])}")
+                      f"trunk tensors left as they were: {_names(report['trunk_tensors_not_loaded'])}")
     return str(folder)
+
+
+def _names(names: list, shown: int = 4) -> str:
+    if not names:
+        return "none"
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 # ----------------------------------------------------------------------------- running
