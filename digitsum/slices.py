@@ -223,3 +223,34 @@ def format_slices(slices: dict[str, list[dict]], skip=("place", "true_sum")) -> 
             parts.append(f"{r['slice']}: {acc} ({r['n']})")
         lines.append(f"  {name:<18}  " + "  ".join(parts))
     return lines
+
+
+def slice_members(features: dict[str, np.ndarray], feature: str, label: str) -> np.ndarray:
+    """Indices of the images in slice `label` of `feature` (as `slice_accuracy` names them)."""
+    if feature not in features:
+        raise KeyError(f"no feature {feature!r}; choose from {', '.join(features)}")
+    labels, index = bin_labels(feature, np.asarray(features[feature]))
+    if label not in labels:
+        raise KeyError(f"no slice {label!r} of {feature}; choose from {', '.join(labels)}")
+    return np.flatnonzero(index == labels.index(label))
+
+
+def compare_slices(features: dict[str, np.ndarray], correct: dict[str, np.ndarray], min_n: int = 10) -> list[dict]:
+    """Where checkpoints differ most (a slice finder, as Zeno's): correct {name: (N,) bool sum
+    correctness}; -> one row per slice with at least `min_n` images: feature, slice, n, each name's
+    sum accuracy, and `gap` (best minus worst), sorted by gap, largest first."""
+    names = list(correct)
+    hits = {n: np.asarray(c, bool) for n, c in correct.items()}
+    rows = []
+    for feature, values in features.items():
+        labels, index = bin_labels(feature, np.asarray(values))
+        counts = np.bincount(index, minlength=len(labels))
+        acc = {n: np.bincount(index, weights=h, minlength=len(labels)) / np.maximum(counts, 1) for n, h in hits.items()}
+        for i, label in enumerate(labels):
+            if counts[i] < min_n:
+                continue
+            row = {"feature": feature, "slice": label, "n": int(counts[i])}
+            row.update({n: float(acc[n][i]) for n in names})
+            row["gap"] = max(row[n] for n in names) - min(row[n] for n in names)
+            rows.append(row)
+    return sorted(rows, key=lambda r: -r["gap"])

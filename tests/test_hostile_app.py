@@ -10,6 +10,7 @@ old code landed inside the temporary folder, never in the repository)."""
 from __future__ import annotations
 
 import io
+import base64
 import json
 import os
 import re
@@ -108,6 +109,9 @@ CASES = [
          ("notes.png", b"my notes\n" * 50)),
     Case("api-truncated-png", "predict_json", [FILE, T], "half.png: not a readable image",
          ("half.png", noise_png()[:6000])),
+    # Draw tab: the pad's value is not a PNG data URL
+    Case("draw-not-png", "on_draw", ["data:image/png;base64,bm90IGEgcG5n", T], "the drawing could not be decoded"),
+    Case("draw-not-data-url", "on_draw", ["/etc/passwd", T], "the drawing is not a PNG data URL"),
     # Label tab: the four digits typed for a test image (said in the status line, output 4)
     *[Case(f"label-{key}", "on_label_submit", [text, None, None], msg, shown_in=4, writes_nothing=True)
       for key, text, msg in [
@@ -249,8 +253,8 @@ def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tm
                 inputs[0] = "0000" if service.label_set.sums[index] else "0001"
         if FILE in inputs:
             uploaded = browser.upload(path)
-            if case.handler == "on_draw_save":
-                uploaded = {"background": None, "layers": [], "composite": uploaded, "id": None}
+            if case.handler == "on_draw_save":   # the drawing pad sends its PNG as a data URL
+                uploaded = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
             inputs[inputs.index(FILE)] = uploaded
         success, output = browser.call(case.handler, *inputs)
         if case.shown_in is None:
@@ -314,7 +318,7 @@ def test_only_predict_json_is_an_api_endpoint(app_run, tmp_path):
 def test_an_unexpected_failure_is_a_short_message_and_a_traceback_in_the_console(app_run, tmp_path, capsys):
     """A click the handler does not expect (a gallery item that is not there) fails inside the
     handler: the page gets one line, the console the traceback."""
-    ok, out = app_run["browser"].call("on_error_select", T, None, event_data={"index": 10**6, "value": None})
+    ok, out = app_run["browser"].call("on_error_select", T, [], 0, event_data={"index": 10**6, "value": None})
     assert not ok and out.get("error"), "Gradio's generic error (no message) reached the user"
     assert out["error"].startswith("something went wrong (IndexError)") and "\n" not in out["error"]
     assert "Traceback" in capsys.readouterr().err
@@ -341,6 +345,6 @@ def test_clicking_a_confusion_cell_opens_its_images(app_run, handler, kind):
     true, pred = (int(v) for v in (off[0] if len(off) else np.argwhere(matrix > 0)[0]))
     ok, out = app_run["browser"].call(handler, T, event_data={"index": [true, pred + 1], "value": int(matrix[true, pred])})
     assert ok, out
-    gallery, _, count = out["data"]           # (the middle output is server-side state)
+    gallery, _, _, _, count = out["data"]     # (the middle outputs are server-side state)
     assert len(gallery) == min(int(matrix[true, pred]), len(gallery)) and len(gallery) > 0
     assert f"**{int(matrix[true, pred])}** images with true {kind} {true} predicted as {pred}" in count

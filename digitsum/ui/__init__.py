@@ -1,0 +1,56 @@
+"""The Gradio UI: one module per tab, the only place that imports gradio. `build(service)` wires
+the tabs to a `digitsum.service.DigitsumService`; app.py only parses flags and launches."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from ..errors import DigitsumError  # noqa: E402
+from ..service import DigitsumService  # noqa: E402
+from .common import CSS, ui_errors  # noqa: E402,F401  (CSS: for launch)
+from .compare import build_compare_tab  # noqa: E402
+from .draw import build_draw_tab  # noqa: E402
+from .errors import build_errors_tab  # noqa: E402
+from .label import build_label_tab  # noqa: E402
+from .upload import build_upload_tab  # noqa: E402
+
+API_CONCURRENCY = 32   # /predict_json requests reach the service together, which batches their forward passes
+
+
+def build(service: DigitsumService) -> gr.Blocks:
+    names = service.names
+    with gr.Blocks(title="digitsum") as demo:   # launch() adds CSS
+        gr.Markdown(f"**digitsum**: four handwritten digits, each digit and their sum (0-36). "
+                    f"Test set: {service.dataset_name}, {len(service.dataset):,} images.")
+        with gr.Tab("Draw", id="draw"):
+            build_draw_tab(service, names)
+        with gr.Tab("Upload", id="upload"):
+            build_upload_tab(service, names)
+        with gr.Tab("Compare", id="compare"):
+            build_compare_tab(service, names, demo)
+        with gr.Tab("Errors", id="errors"):
+            build_errors_tab(service, names, demo)
+        with gr.Tab("Label", id="label"):
+            build_label_tab(service, demo)
+        add_api(service, names[0])
+    return demo
+
+
+def add_api(service: DigitsumService, default: str) -> None:
+    """The one public endpoint, `/predict_json`: an image file and a checkpoint name -> the reading."""
+    file = gr.File(visible=False, type="filepath")
+    checkpoint = gr.Textbox(visible=False)
+    out = gr.JSON(visible=False)
+
+    @ui_errors
+    def predict_json(path, name):
+        if not path:
+            raise DigitsumError("send an image file")
+        name = name or default
+        return service.predict(service.load_image(path), name).to_json(name)
+
+    checkpoint.submit(predict_json, [file, checkpoint], out, api_name="predict_json", api_visibility="public",
+                      concurrency_limit=API_CONCURRENCY)

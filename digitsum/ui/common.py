@@ -1,0 +1,148 @@
+"""What every tab shares: error handling that says one line, pictures of model canvases (with where
+the model read), upload components that pass files through untouched, tables and gallery pages."""
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import traceback
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
+
+from ..errors import DigitsumError
+
+PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, refused by gradio_client
+ANY = "any"
+PAGE = 24                                  # gallery images per page
+# where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user
+UPLOAD_DIR = re.compile(r"[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
+MARK = (230, 30, 30)
+# wide four-digit tiles instead of Gradio's square ones (no padding around a 4:1 image)
+CSS = """
+.wide-gallery .thumbnail-item { aspect-ratio: 3.4 / 1 !important; }
+.wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.sum-label .output-class, .digit-label .output-class { font-size: 2.2rem !important; padding: 4px !important; }
+.prediction-summary h3 { margin: 0 !important; }
+"""
+
+
+def user_message(error: BaseException | str) -> str:
+    """One line, without the server's temporary upload folders (a file is called by its own name)."""
+    return UPLOAD_DIR.sub("", " ".join(str(error).split())) or type(error).__name__
+
+
+def ui_errors(fn):
+    """Turn a user's mistake into a one-line message in the UI, and any other failure into a short
+    one (its traceback goes to the console); never Gradio's generic error. The app keeps serving."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DigitsumError as e:
+            raise gr.Error(user_message(e), print_exception=False) from None
+        except gr.Error as e:
+            raise gr.Error(user_message(e.message), print_exception=False) from None
+        except Exception as e:
+            print(f"digitsum app: {fn.__name__} failed:", file=sys.stderr)
+            traceback.print_exc()
+            raise gr.Error(f"something went wrong ({type(e).__name__}) and was logged on the server; "
+                           "please try again or try another input", print_exception=False) from None
+    return wrapper
+
+
+def image_file(**kwargs) -> gr.Image:
+    """gr.Image(type="filepath", image_mode=None) that passes the uploaded file's path on without
+    opening it: transparency, 16 bit and EXIF reach the library as they are, and a truncated or fake
+    image gets the library's message naming the file instead of Gradio's generic one. (Set on the
+    instance: a subclass of a Gradio component makes Gradio write a .pyi stub.)"""
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    decode = image.preprocess
+
+    def preprocess(payload):
+        if payload is None or payload.path is None or (payload.url or "").startswith("data:"):
+            return decode(payload)
+        return str(payload.path)
+    image.preprocess = preprocess
+    return image
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:   # Pillow without scalable default font
+        return ImageFont.load_default()
+
+
+def show(canvas: np.ndarray, scale: int = 3, x_centres=None, digits=None, caption: str | None = None) -> Image.Image:
+    """A model canvas (float or uint8, white on black) as a picture big enough to see. With
+    `x_centres`, a red tick below each place where the model read a digit, labelled with the digit
+    it read there (`digits`): a misread shows where and why. With `caption`, a line of text below."""
+    arr = canvas if canvas.dtype == np.uint8 else (np.clip(canvas, 0, 1) * 255).astype(np.uint8)
+    im = Image.fromarray(arr, "L").convert("RGB")
+    im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+    marks = 8 * scale if x_centres else 0
+    text = 6 * scale if caption else 0
+    if not (marks or text):
+        return im
+    out = Image.new("RGB", (im.width, im.height + marks + text), "white")
+    out.paste(im, (0, 0))
+    pen = ImageDraw.Draw(out)
+    font = _font(5 * scale)
+    for k, x in enumerate(x_centres or []):
+        cx = round((x + 0.5) * scale)
+        pen.line([(cx, im.height - 2 * scale), (cx, im.height + 2 * scale)], fill=MARK, width=max(1, scale // 2 + 1))
+        if digits is not None and k < len(digits):
+            pen.text((cx - 1.5 * scale, im.height + 2 * scale), str(digits[k]), fill=MARK, font=font)
+    if caption:
+        pen.text((scale, im.height + marks + scale // 2), caption, fill=(20, 20, 20), font=_font(4 * scale))
+    return out
+
+
+def sum_frame(sum_probs: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"sum": np.arange(37), "probability": np.asarray(sum_probs, float)})
+
+
+def heatmap(frame: pd.DataFrame, hide_diagonal: bool = False, by_rate: bool = False):
+    """A confusion matrix coloured by count, or by rate within its row (the 'true' column stays
+    plain); the diagonal can be blanked so the errors carry the colour scale. A Styler keeps the
+    Dataframe's cell clicks."""
+    if frame.empty:
+        return frame
+    counts = [c for c in frame.columns if c != "true"]
+    values = frame[counts].to_numpy(float)
+    if hide_diagonal:
+        n = min(values.shape)
+        values[np.arange(n), np.arange(n)] = np.nan
+    if by_rate:
+        values = values / np.maximum(np.nansum(frame[counts].to_numpy(float), 1, keepdims=True), 1)
+        values = np.round(values, 3)
+    shown = frame.copy()
+    shown[counts] = values
+    return shown.style.background_gradient(cmap="Blues", subset=counts, axis=None).format(
+        precision=3 if by_rate else 0, na_rep="")
+
+
+def page_of(indices, page: int) -> tuple[list[int], int]:
+    """The indices on page `page` (clamped), and that page."""
+    indices = list(indices)
+    pages = max(1, -(-len(indices) // PAGE))
+    page = min(max(0, int(page or 0)), pages - 1)
+    return indices[page * PAGE:(page + 1) * PAGE], page
+
+
+def page_line(total: int, page: int, what: str) -> str:
+    if not total:
+        return f"**0** {what}"
+    first, last = page * PAGE + 1, min(total, (page + 1) * PAGE)
+    pages = -(-total // PAGE)
+    more = " (use ◀ ▶ for the others)" if pages > 1 else ""
+    return f"**{total}** {what}; showing {first}-{last}, page {page + 1} of {pages}{more}"
+
+
+def wide_gallery(label: str, elem_id: str) -> gr.Gallery:
+    """A gallery of four-digit images, several per row, in their own 4:1 shape."""
+    return gr.Gallery(label=label, columns=3, height="auto", elem_id=elem_id, elem_classes="wide-gallery",
+                      object_fit="contain", allow_preview=False)

@@ -1,0 +1,122 @@
+"""Compare tab: checkpoints side by side on one input (each one's reading, digit probabilities and
+where it read), on the whole test set (metrics, accuracy per sum), and where they differ most (a
+slice finder whose rows open the images they disagree on)."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from ..errors import DigitsumError
+from ..predict import Prediction
+from ..service import DigitsumService
+from .common import PRIVATE, image_file, page_line, page_of, show, ui_errors, wide_gallery
+
+
+def top_two(probs: np.ndarray) -> str:
+    first, second = np.argsort(-probs)[:2]
+    return f"{first} {probs[first]:.0%} · {second} {probs[second]:.0%}"
+
+
+def reading_row(name: str, pred: Prediction) -> dict:
+    row = {"checkpoint": name, "digits": " ".join(map(str, pred.digits)) if pred.digits else "-",
+           "sum": sum(pred.digits) if pred.digits else pred.total,
+           "sum confidence": f"{pred.sum_probs.max():.0%}"}
+    for k in range(4):
+        row[f"digit {k + 1}"] = top_two(pred.digit_probs[k]) if pred.digit_probs is not None else "-"
+    row["four digits?"] = {True: "yes", False: "no", None: "-"}[pred.looks_like_four_digits]
+    row["ms"] = round(pred.milliseconds, 1)
+    return row
+
+
+def finder_table(rows: list[dict], names: list[str]):
+    frame = pd.DataFrame([{"feature": r["feature"], "slice": r["slice"], "n": r["n"],
+                           **{n: round(r[n], 3) for n in names}, "gap": round(r["gap"], 3)} for r in rows],
+                         columns=["feature", "slice", "n", *names, "gap"])
+    if frame.empty:
+        return frame
+    return frame.style.bar(subset=["gap"], vmin=0, color="#fdae6b").format(
+        {**{n: "{:.3f}" for n in names}, "gap": "{:.3f}"})
+
+
+def build_compare_tab(service: DigitsumService, names: list[str], demo: gr.Blocks) -> None:
+    chosen = gr.CheckboxGroup(names, value=names[:2], label="checkpoints")
+    with gr.Row():
+        image = image_file(label="an image through each checkpoint", sources=["upload", "clipboard"], height=160)
+        with gr.Column(scale=0, min_width=200):
+            index = gr.Number(label="or a test-set index", value=0, precision=0)
+            run = gr.Button("Run", size="sm")
+    readings = gr.Dataframe(label="the same input through each checkpoint: digits, each digit's two likeliest "
+                                  "values, the sum", interactive=False, elem_id="compare-readings")
+    inputs_gallery = gr.Gallery(label="each checkpoint's input, and where it read each digit", columns=2,
+                                height="auto", elem_classes="wide-gallery", allow_preview=False,
+                                elem_id="compare-inputs")
+    metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_name})", interactive=False)
+    per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum", height=240)
+    gr.Markdown("### Where they differ most\nSum accuracy per layout slice (10 images or more), the largest "
+                "gap first. Click a row to see the images of that slice on which the checkpoints disagree.")
+    finder = gr.Dataframe(label="slice finder", interactive=False, max_height=360, elem_id="slice-finder")
+    which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names], value="they disagree",
+                     label="test images where")
+    count = gr.Markdown(elem_id="compare-count")
+    gallery = wide_gallery("test images", "compare-gallery")
+    finder_keys = gr.State([])
+
+    @ui_errors
+    def on_compare(names_, path, number):
+        if not names_:
+            raise DigitsumError("choose at least one checkpoint")
+        gray = service.load_image(path) if path else service.item(0 if number is None else number)
+        results = service.compare(gray, names_)
+        rows = pd.DataFrame([reading_row(n, p) for n, p in results])
+        pictures = [(show(p.canvas, 2, x_centres=p.x_centres, digits=p.digits), n) for n, p in results]
+        curve = pd.DataFrame([{"checkpoint": n, "sum": s, "accuracy": a}
+                              for n, d in service.per_sum_accuracy(names_).items() for s, a in d.items()])
+        return rows, pictures, pd.DataFrame(service.metrics_rows(names_)), curve
+
+    def tiles(names_, idx, what):
+        shown, page = page_of(idx, 0)
+        items = []
+        for i in shown:
+            reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in names_)
+            items.append((show(service.item(i), 2, caption=f"#{i} true {service.dataset.sums[i]}  {reads}"),
+                          f"#{i}: true {service.dataset.sums[i]}; {reads}"))
+        return items, page_line(len(idx), page, what)
+
+    @ui_errors
+    def on_compare_gallery(names_, which_):
+        if len(names_) < 2:
+            return [], "choose two or more checkpoints to see where they disagree"
+        found = service.disagreements(names_)
+        if which_ == "they disagree":
+            idx = found["disagree"]
+        else:
+            name = which_.removeprefix("only ").removesuffix(" is right")
+            idx = found["only_right"].get(name, np.zeros(0, int)) if name in names_ else np.zeros(0, int)
+        return tiles(names_, [int(i) for i in idx], f"test images: {which_}")
+
+    @ui_errors
+    def on_finder(names_):
+        if len(names_) < 2:
+            return pd.DataFrame(), []
+        rows = service.slice_differences(names_)[:20]
+        return finder_table(rows, names_), [[r["feature"], r["slice"]] for r in rows]
+
+    @ui_errors
+    def on_finder_row(names_, keys, evt: gr.SelectData):
+        if len(names_) < 2 or not keys:
+            return gr.skip(), gr.skip()
+        feature, label = keys[evt.index[0]]
+        idx = service.slice_disagreements(names_, feature, label)
+        return tiles(names_, [int(i) for i in idx], f"images in {feature} = {label} where the checkpoints disagree")
+
+    compare_outputs = [readings, inputs_gallery, metrics, per_sum]
+    run.click(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
+    # filled on first opening: test item 0 through the first two checkpoints, their metrics, where
+    # they differ most and the images they disagree on
+    for trigger in (demo.load, chosen.change):
+        trigger(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
+        trigger(on_finder, chosen, [finder, finder_keys], **PRIVATE)
+    for trigger in (demo.load, chosen.change, which.change):
+        trigger(on_compare_gallery, [chosen, which], [gallery, count], **PRIVATE)
+    finder.select(on_finder_row, [chosen, finder_keys], [gallery, count], **PRIVATE)

@@ -1,0 +1,54 @@
+"""Draw tab: four digits drawn with the mouse (or a finger), read after every stroke."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..errors import BlankImageError, DigitsumError
+from ..labeldb import parse_digits
+from ..predict import drawing_to_gray
+from ..service import DigitsumService
+from .common import PRIVATE, ui_errors, user_message
+from .drawpad import draw_pad
+from .panel import PredictionPanel
+
+EMPTY = "### Draw one digit in each box\n\nEach stroke is read as you draw; **Clear** starts again."
+
+
+def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
+    with gr.Row():
+        with gr.Column(scale=4, min_width=500):
+            pad = draw_pad("sketch")
+        with gr.Column(scale=1, min_width=200):
+            ckpt = gr.Dropdown(names, value=names[0], label="checkpoint")
+            digits_box = gr.Textbox(label="correct digits, to save (e.g. 3141)", max_lines=1)
+            save = gr.Button("Save to labels", size="sm")
+            status = gr.Markdown()
+    panel = PredictionPanel()
+    panel.text.value = EMPTY
+
+    @ui_errors
+    def on_draw(value, name):
+        if not value:
+            return (*panel.empty(EMPTY), "")
+        try:
+            pred = service.predict(drawing_to_gray(value), name, check_places=True)
+        except BlankImageError as e:
+            return (*panel.empty(f"*{e}*"), "")
+        return (*panel.outputs(pred), "".join(map(str, pred.digits)) if pred.digits else "")
+
+    targets = [*panel.components, digits_box]
+    # always_last: strokes that come faster than predictions are read once, at the latest drawing
+    pad.input(on_draw, [pad, ckpt], targets, show_progress="hidden", trigger_mode="always_last", **PRIVATE)
+    ckpt.change(on_draw, [pad, ckpt], targets, show_progress="hidden", **PRIVATE)
+
+    @ui_errors
+    def on_draw_save(value, text, name):
+        try:
+            digits = parse_digits(text)   # first: a typo is said before anything else
+            canvas = service.predict(drawing_to_gray(value), name).canvas
+            row = service.save_drawing(canvas, digits)
+        except DigitsumError as e:
+            return f"⚠️ {user_message(e)}"      # the status line says it; nothing else changes
+        return f"saved as label #{row} ({service.store.count()} labels in {service.store.path})"
+
+    save.click(on_draw_save, [pad, digits_box, ckpt], status, **PRIVATE)

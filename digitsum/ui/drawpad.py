@@ -1,0 +1,87 @@
+"""The Draw tab's pad: a plain HTML canvas with four guide boxes, drawn with a round 12 px pen.
+
+Why not gr.Sketchpad: in Gradio 6 its first stroke after a load sends no change (or a stale, empty
+value), and setting its value from the server (a Clear button) leaves it stuck "processing" with
+later strokes lost. This pad sends its PNG (a data URL) after every stroke, the first included;
+Clear and Undo work in the page and send the new state at once. The pen is 12 px on a 672x160
+canvas: a digit drawn to fill its box (~130 px) then has strokes ~0.1 of its height, as MNIST's.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+WIDTH, HEIGHT = 672, 160   # 4x the model's 168x40 canvas: one guide box per digit
+PEN = 12                   # px on the canvas
+
+HTML = f"""
+<div class="drawpad">
+  <canvas width="{WIDTH}" height="{HEIGHT}" aria-label="drawing pad: one digit in each box"></canvas>
+  <div class="drawpad-buttons">
+    <button type="button" class="drawpad-undo lg secondary">Undo stroke</button>
+    <button type="button" class="drawpad-clear lg secondary">Clear</button>
+  </div>
+</div>
+"""
+
+CSS = """
+.drawpad canvas { width: 100%; aspect-ratio: 672 / 160; touch-action: none; cursor: crosshair;
+                  border: 1px solid var(--border-color-primary); border-radius: 6px; background: white; }
+.drawpad-buttons { display: flex; gap: 8px; margin-top: 4px; }
+.drawpad-buttons button { padding: 4px 14px; border-radius: 6px; border: 1px solid var(--border-color-primary);
+                          background: var(--button-secondary-background-fill); cursor: pointer; }
+"""
+
+# strokes are kept as point lists, so Undo can redraw the rest; every change is sent as a PNG
+JS = f"""
+const canvas = element.querySelector('canvas');
+const ctx = canvas.getContext('2d');
+let strokes = [], current = null;
+function guides() {{
+  ctx.fillStyle = 'white'; ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = 'rgb(215,222,235)'; ctx.lineWidth = 2;
+  ctx.fillStyle = 'rgb(200,205,215)'; ctx.font = '12px sans-serif';
+  const box = canvas.width / 4;
+  for (let k = 0; k < 4; k++) {{
+    ctx.strokeRect(k * box + 6, 12, box - 12, canvas.height - 24);
+    ctx.fillText(String(k + 1), k * box + 12, 28);
+  }}
+}}
+function paint(points) {{
+  ctx.strokeStyle = 'black'; ctx.fillStyle = 'black'; ctx.lineWidth = {PEN};
+  ctx.lineCap = 'round'; ctx.lineJoin = 'round';
+  if (points.length === 1) {{
+    ctx.beginPath(); ctx.arc(points[0][0], points[0][1], {PEN} / 2, 0, 2 * Math.PI); ctx.fill(); return;
+  }}
+  ctx.beginPath(); ctx.moveTo(points[0][0], points[0][1]);
+  for (const p of points.slice(1)) ctx.lineTo(p[0], p[1]);
+  ctx.stroke();
+}}
+function redraw() {{ guides(); for (const s of strokes) paint(s); }}
+function send() {{ props.value = strokes.length ? canvas.toDataURL('image/png') : ''; trigger('input'); }}
+function at(e) {{
+  const r = canvas.getBoundingClientRect();
+  return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+}}
+canvas.addEventListener('pointerdown', e => {{
+  current = [at(e)]; canvas.setPointerCapture(e.pointerId); paint(current);
+}});
+canvas.addEventListener('pointermove', e => {{
+  if (!current) return;
+  current.push(at(e)); paint(current.slice(-2));
+}});
+function finish() {{
+  if (!current) return;
+  strokes.push(current); current = null; send();
+}}
+canvas.addEventListener('pointerup', finish);
+canvas.addEventListener('pointercancel', finish);
+element.querySelector('.drawpad-undo').addEventListener('click', () => {{ strokes.pop(); redraw(); send(); }});
+element.querySelector('.drawpad-clear').addEventListener('click', () => {{ strokes = []; redraw(); send(); }});
+redraw();
+"""
+
+
+def draw_pad(elem_id: str = "sketch") -> gr.HTML:
+    """The pad; its value is '' or 'data:image/png;base64,...', sent by its `input` event."""
+    return gr.HTML(value="", html_template=HTML, css_template=CSS, js_on_load=JS, elem_id=elem_id,
+                   apply_default_css=False)

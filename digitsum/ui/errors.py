@@ -1,0 +1,161 @@
+"""Errors tab: the scored test set's misreads, filtered, paged and opened one by one; confusion
+heatmaps and accuracy by layout slice, whose cells and rows open their images."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from ..service import DigitsumService
+from .common import ANY, PRIVATE, heatmap, page_line, page_of, show, sum_frame, ui_errors, wide_gallery
+
+SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
+
+
+def choice(value):
+    return None if value in (None, ANY) else int(value)
+
+
+def short_caption(service: DigitsumService, name: str, index: int) -> str:
+    s = service.scored(name)
+    return f"#{index}  true {service.dataset.sums[index]}  read {s.pred_sum[index]} ({s.confidence[index]:.0%})"
+
+
+def gallery_page(service: DigitsumService, name: str, indices, page: int, what: str):
+    """-> (gallery items, page, count line) for page `page` of `indices`."""
+    shown, page = page_of(indices, page)
+    items = [(show(service.item(i), 2, caption=short_caption(service, name, i)), service.caption(name, i))
+             for i in shown]
+    return items, page, page_line(len(indices), page, what)
+
+
+def slice_table(rows: list[dict]):
+    """Accuracy by slice with in-cell bars (a Styler keeps the row clicks)."""
+    frame = pd.DataFrame([{"feature": r["feature"], "slice": r["slice"], "n": r["n"],
+                           "sum accuracy": round(r["sum_accuracy"], 3),
+                           "digit accuracy": None if r["digit_accuracy"] is None else round(r["digit_accuracy"], 3)}
+                          for r in rows], columns=SLICE_COLUMNS)
+    if frame.empty:
+        return frame
+    return frame.style.bar(subset=["sum accuracy"], vmin=0, vmax=1, color="#9ecae1").format(
+        {"sum accuracy": "{:.3f}", "digit accuracy": "{:.3f}"}, na_rep="")
+
+
+def build_errors_tab(service: DigitsumService, names: list[str], demo: gr.Blocks) -> None:
+    with gr.Row():
+        ckpt = gr.Dropdown(names, value=names[0], label="checkpoint", elem_id="errors-ckpt")
+        true_sum = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
+        pred_sum = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="predicted sum")
+        place = gr.Dropdown([ANY, "1", "2", "3", "4"], value=ANY, label="wrong digit at place")
+    with gr.Row():
+        lo = gr.Slider(0, 1, value=0, step=0.05, label="confidence at least")
+        hi = gr.Slider(0, 1, value=1, step=0.05, label="confidence at most")
+        sort_by = gr.Radio(["loss", "confidence", "index"], value="loss", label="sort by (loss: likely label errors first)")
+    with gr.Row():
+        count = gr.Markdown(elem_id="errors-count")
+        prev_btn = gr.Button("◀", size="sm", scale=0, min_width=50)
+        next_btn = gr.Button("▶", size="sm", scale=0, min_width=50)
+    gallery = wide_gallery("test images (click one for its detail)", "errors-gallery")
+    with gr.Row():
+        detail_img = gr.Image(label="detail: the model's input, and where it read each digit", interactive=False)
+        detail_md = gr.Markdown()
+    with gr.Row():
+        detail_digits = [gr.Label(num_top_classes=3, label=f"digit {k}") for k in range(1, 5)]
+    detail_sum = gr.BarPlot(x="sum", y="probability", label="sum distribution", height=200)
+    gr.Markdown("### Confusion matrices\nRows: true, columns: predicted. Click a cell to see its images.")
+    with gr.Row():
+        by_rate = gr.Checkbox(label="colour by rate within the row (not count)", value=False)
+        hide_diag = gr.Checkbox(label="hide the diagonal (the correct reads)", value=True)
+    with gr.Row():
+        digit_cm = gr.Dataframe(label="digits (all four places)", interactive=False)
+        sum_cm = gr.Dataframe(label="sums", interactive=False, max_height=400)
+    gr.Markdown("### Accuracy by layout slice\nMeasured from each image itself (gaps and margins in px of the "
+                "course canvas). Click a row to see that slice's images, misread ones first.")
+    slices = gr.Dataframe(label="slices", interactive=False, max_height=420, elem_id="slices-table")
+    indices, page, what = gr.State([]), gr.State(0), gr.State("")
+    slice_keys = gr.State([])
+
+    def matrices(name, rate, hide):
+        cm = service.digit_confusion(name)
+        digit_frame = pd.DataFrame(cm, index=range(10), columns=[str(c) for c in range(10)]).reset_index(
+            names="true") if cm is not None else pd.DataFrame()
+        scm = service.sum_confusion(name)
+        sum_frame_ = pd.DataFrame(scm, columns=[str(c) for c in range(37)]).reset_index(names="true")
+        return heatmap(digit_frame, hide, rate), heatmap(sum_frame_, hide, rate)
+
+    @ui_errors
+    def on_errors(name, t, p, pl, low, high, sort):
+        idx = [int(i) for i in service.errors(name, choice(t), choice(p), choice(pl), low, high, sort)]
+        label = f"of {len(service.dataset):,} test images are misread and match"
+        items, pg, line = gallery_page(service, name, idx, 0, label)
+        return items, idx, pg, label, line
+
+    @ui_errors
+    def on_previous(name, idx, pg, label):
+        return gallery_page(service, name, idx, pg - 1, label)
+
+    @ui_errors
+    def on_next(name, idx, pg, label):
+        return gallery_page(service, name, idx, pg + 1, label)
+
+    @ui_errors
+    def on_matrices(name, rate, hide):
+        return matrices(name, rate, hide)
+
+    @ui_errors
+    def on_slices(name):
+        rows = service.slice_rows(name)
+        return slice_table(rows), [[r["feature"], r["slice"]] for r in rows]
+
+    @ui_errors
+    def on_error_select(name, idx, pg, evt: gr.SelectData):
+        index = page_of(idx, pg)[0][evt.index]   # the gallery shows one page of `idx`
+        d = service.detail(name, index)
+        pred = d["prediction"]
+        labels = [{str(k): float(p[k]) for k in range(10)} for p in d["digit_probs"]] \
+            if d["digit_probs"] is not None else [{} for _ in range(4)]
+        md = f"**{d['caption']}**\n\ntrue digits: {d['true_digits']}"
+        picture = show(pred.canvas, 4, x_centres=pred.x_centres, digits=pred.digits)
+        return (picture, md, *labels, sum_frame(d["sum_probs"]))
+
+    def opened(name, idx, label):
+        items, pg, line = gallery_page(service, name, [int(i) for i in idx], 0, label)
+        return items, [int(i) for i in idx], pg, label, line
+
+    @ui_errors
+    def on_cell(name, kind, evt: gr.SelectData):
+        row, col = evt.index
+        if col == 0:  # the 'true' column
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        idx = service.confusion_examples(name, kind, int(row), int(col) - 1)
+        return opened(name, idx, f"images with true {kind} {row} predicted as {col - 1}")
+
+    # Gradio passes the click only to a parameter annotated gr.SelectData in the function it is
+    # given: functools.partial hides that annotation, so each matrix gets a function of its own
+    def on_digit_cell(name, evt: gr.SelectData):
+        return on_cell(name, "digit", evt)
+
+    def on_sum_cell(name, evt: gr.SelectData):
+        return on_cell(name, "sum", evt)
+
+    @ui_errors
+    def on_slice(name, keys, evt: gr.SelectData):
+        feature, label = keys[evt.index[0]]
+        idx = service.slice_images(name, feature, label)
+        return opened(name, idx, f"images in the slice {feature} = {label}")
+
+    filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by]
+    shown = [gallery, indices, page, what, count]
+    for component in filters:
+        component.change(on_errors, filters, shown, **PRIVATE)
+    demo.load(on_errors, filters, shown, **PRIVATE)
+    prev_btn.click(on_previous, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
+    next_btn.click(on_next, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
+    for trigger in (ckpt.change, by_rate.change, hide_diag.change, demo.load):
+        trigger(on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE)
+    for trigger in (ckpt.change, demo.load):
+        trigger(on_slices, ckpt, [slices, slice_keys], **PRIVATE)
+    gallery.select(on_error_select, [ckpt, indices, page],
+                   [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE)
+    digit_cm.select(on_digit_cell, ckpt, shown, **PRIVATE)
+    sum_cm.select(on_sum_cell, ckpt, shown, **PRIVATE)
+    slices.select(on_slice, [ckpt, slice_keys], shown, **PRIVATE)
