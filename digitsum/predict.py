@@ -81,19 +81,33 @@ def empty_places(image, places: int = 4, min_ink: float = 0.004) -> list[int]:
     return [i + 1 for i, s in enumerate(slots) if s.mean() < min_ink]
 
 
-@torch.no_grad()
-def predict_image(model, image, check_places: bool = False, refuse: bool = False) -> Prediction:
-    """Any image (PIL or array) -> Prediction. Raises BlankImageError for blank input; with
-    `refuse`, NotFourDigitsError for input that does not look like four digits (otherwise that is
-    the first warning)."""
-    start = time.perf_counter()
-    canvas = fit_to_canvas(image, model.height, model.width)
-    x = torch.from_numpy(canvas)[None, None].to(next(model.parameters()).device)
+def prepare(model, image) -> np.ndarray:
+    """The preprocessing half of `predict_image`: any image -> the model's (H, W) float32 canvas.
+    Raises BlankImageError for blank input. Runs in the caller's thread when predictions are
+    batched (`digitsum.batching`)."""
+    return fit_to_canvas(image, model.height, model.width)
+
+
+def forward(model, canvases) -> list:
+    """The model half: canvases (a list of (H, W) arrays, or (B, H, W)) -> one Reading per canvas,
+    each with batch size 1, on the CPU. One forward pass for all of them; every model here reads
+    each image on its own (BatchNorm in eval mode), so a canvas's Reading does not depend on the
+    others in its batch."""
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(canvases), dtype=np.float32))[:, None].to(device)
     r = model.read(x)
+    parts = [None if t is None else t.detach().cpu() for t in r]
+    return [type(r)(*[None if t is None else t[i:i + 1] for t in parts]) for i in range(len(x))]
+
+
+def finish(canvas: np.ndarray, r, image=None, check_places: bool = False, refuse: bool = False,
+           milliseconds: float = 0.0) -> Prediction:
+    """A Reading of one canvas (batch size 1) -> its Prediction, warnings included (`image`, the
+    input `prepare` got, is needed only with `check_places`)."""
     pred = Prediction(canvas, None if r.digit_probs is None else r.digit_probs[0].cpu().numpy(),
                       r.sum_probs[0].cpu().numpy(),
                       x_centres=None if r.x_centres is None else [round(float(v), 1) for v in r.x_centres[0]])
-    pred.milliseconds = (time.perf_counter() - start) * 1000
+    pred.milliseconds = milliseconds
     if r.peak_probs is not None:
         peaks = r.peak_probs[0].cpu().numpy()
         pred.four_digit_score = four_digit_score(peaks)
@@ -113,6 +127,18 @@ def predict_image(model, image, check_places: bool = False, refuse: bool = False
     if pred.sum_probs.max() < UNCERTAIN:
         pred.warnings.append(f"the sum is uncertain ({pred.sum_probs.max():.0%} for {pred.total})")
     return pred
+
+
+@torch.no_grad()
+def predict_image(model, image, check_places: bool = False, refuse: bool = False) -> Prediction:
+    """Any image (PIL or array) -> Prediction. Raises BlankImageError for blank input; with
+    `refuse`, NotFourDigitsError for input that does not look like four digits (otherwise that is
+    the first warning). `prepare`, `forward` and `finish` in turn, for one image; the app batches
+    the `forward` of concurrent callers instead (`digitsum.batching`)."""
+    start = time.perf_counter()
+    canvas = prepare(model, image)
+    reading = forward(model, [canvas])[0]
+    return finish(canvas, reading, image, check_places, refuse, (time.perf_counter() - start) * 1000)
 
 
 PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lines vanish

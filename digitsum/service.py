@@ -14,14 +14,17 @@ import torch
 
 from . import analysis
 from .atomic import atomic_folder
+from .batching import BatchQueue
 from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
 from .errors import DataError, DigitsumError
 from .labeldb import LabelStore, parse_digits
-from .predict import Prediction, predict_image
+from .predict import Prediction, finish, forward, prepare
 from .preprocess import load_image_file
 from .realdata import CourseDataset, load_dataset, save_course_dataset
 from .sumdist import most_likely_digits_for_sum
 
+BATCH_SIZE = 32       # the most predictions in one forward pass
+BATCH_WINDOW = 0.004  # s a batch may wait for callers still preprocessing (never when none are)
 DEFAULT_TEST = dict(split="test", n=10000, seed=1234)  # the README's test set: same numbers everywhere
 EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name, never a path
 
@@ -121,6 +124,8 @@ class DigitsumService:
         self._load_lock = threading.Lock()
         self._score_locks = {name: threading.Lock() for name in self.locations}
         self._export_lock = threading.Lock()
+        # concurrent predictions through one checkpoint run as one forward pass (digitsum.batching)
+        self._batchers: dict[str, BatchQueue] = {}
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -135,8 +140,24 @@ class DigitsumService:
                 self._models[name] = load_checkpoint(self.locations[name])
             return self._models[name]
 
+    def batcher(self, name: str) -> BatchQueue:
+        """The batch queue of checkpoint `name`: one worker thread that runs the forward passes of
+        concurrent `predict` calls together (at most BATCH_SIZE, waiting at most BATCH_WINDOW for
+        callers still preprocessing, never when none are)."""
+        model = self.model(name)
+        with self._load_lock:
+            if name not in self._batchers:
+                self._batchers[name] = BatchQueue(lambda canvases: list(zip(canvases, forward(model, canvases))),
+                                                  BATCH_SIZE, BATCH_WINDOW, name=f"digitsum-batch-{name}")
+            return self._batchers[name]
+
     def predict(self, image, name: str, check_places: bool = False) -> Prediction:
-        return predict_image(self.model(name), image, check_places=check_places)
+        """One image through checkpoint `name`, as `predict_image` gives it: preprocessing and the
+        warnings in the caller's thread, the forward pass batched with concurrent callers'."""
+        model = self.model(name)
+        start = time.perf_counter()
+        canvas, reading = self.batcher(name)(prepare, model, image)
+        return finish(canvas, reading, image, check_places, milliseconds=(time.perf_counter() - start) * 1000)
 
     # ---------------------------------------------------------------- a user's files
     @staticmethod

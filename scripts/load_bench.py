@@ -1,0 +1,332 @@
+"""Load benchmark of the app's public endpoint `/predict_json`, through gradio_client (a command,
+not a test: its figures depend on the machine and on what else runs on it).
+
+    .venv/bin/python scripts/load_bench.py [--users 20] [--requests 40] [--per-user 10] [--json OUT]
+
+Starts `python app.py --checkpoints CHECKPOINTS --port P` in a temporary folder (its labels
+database and cache inside it, unless --cache-dir names one to reuse), waits for "ready at" (and,
+by default, for the app's background scoring of the test set with every checkpoint, so that it
+does not share the CPU with the measurement; --cache-dir keeps those scores for the next run), then
+
+1. one user sends --requests requests, one after another: p50/p90 latency and requests/s;
+2. --users users (threads, each its own gradio_client.Client) send --per-user requests each, all
+   at once: requests/s, p50/p90 latency, errors;
+
+and prints a table and the ratio of the two throughputs. The images are real test images: course
+images (40x168) and the same images drawn 4x larger, black on white, so preprocessing does its
+full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
+<= 125 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 3.0
+TARGET_P50_MS = 125.0
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """User + system CPU seconds of process `pid` (this one if None), from /proc; None elsewhere."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measured(app, fn, *args) -> dict:
+    """fn(*args)'s figures, with the CPU seconds per request the app and this client spent."""
+    server0, client0 = cpu_seconds(app.proc.pid), cpu_seconds()
+    figures = fn(*args)
+    server1, client1 = cpu_seconds(app.proc.pid), cpu_seconds()
+    n = max(figures["requests"], 1)
+    figures["app_cpu_ms_per_request"] = None if server0 is None else round((server1 - server0) / n * 1000, 1)
+    figures["client_cpu_ms_per_request"] = round((client1 - client0) / n * 1000, 1)
+    return figures
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
+    """n test images as PNGs (half course-size, half 4x larger black on white) -> [(path, true sum)]."""
+    sys.path.insert(0, str(REPO))
+    from PIL import Image
+
+    from digitsum.synth import generate_dataset
+    images, digits = generate_dataset("test", n, seed=seed)
+    out = []
+    for i, (image, d) in enumerate(zip(images, digits)):
+        im = Image.fromarray(image)
+        if i % 2:
+            im = Image.fromarray(255 - image).resize((image.shape[1] * 4, image.shape[0] * 4), Image.BILINEAR)
+        path = folder / f"test-{i}.png"
+        im.save(path)
+        out.append((path, int(d.sum())))
+    return out
+
+
+def checkpoint_names(specs) -> list[str]:
+    sys.path.insert(0, str(REPO))
+    from digitsum.service import discover_checkpoints
+    return list(discover_checkpoints(specs))
+
+
+class App:
+    """The app as a child process; its output is read in a thread (and echoed with --verbose)."""
+
+    def __init__(self, args, workdir: Path, port: int):
+        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+        if args.torch_threads:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.torch_threads)
+        cache = Path(args.cache_dir).resolve() if args.cache_dir else workdir / "cache"
+        self.command = [sys.executable, str(Path(args.app).resolve()), "--checkpoints",
+                        *[str(Path(c).resolve()) for c in args.checkpoints], "--port", str(port),
+                        "--labels-db", str(workdir / "labels.db"), "--cache-dir", str(cache),
+                        "--exports-dir", str(workdir / "exports")]
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.verbose = args.verbose
+        self.proc = subprocess.Popen(self.command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if self.verbose:
+                print(f"  app | {line.rstrip()}", flush=True)
+            with self.changed:
+                self.lines.append(line.rstrip())
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float) -> str | None:
+        """The first output line matching `pattern` (regex), waiting up to `timeout` s; None if none."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self.changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if re.search(pattern, line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+                self.changed.wait(min(left, 1.0))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def one_request(client, images, k: int, checkpoint: str):
+    """-> (seconds, error text or None, right or None)."""
+    from gradio_client import handle_file
+    path, true_sum = images[k % len(images)]
+    start = time.perf_counter()
+    try:
+        result = client.predict(handle_file(str(path)), checkpoint, api_name="/predict_json")
+    except Exception as e:   # noqa: BLE001 - an error is a figure here
+        return time.perf_counter() - start, f"{type(e).__name__}: {e}", None
+    seconds = time.perf_counter() - start
+    if isinstance(result, str):
+        try:
+            result = json.loads(result)
+        except ValueError:
+            pass
+    if not isinstance(result, dict) or "sum" not in result:
+        return seconds, f"unexpected answer: {str(result)[:200]}", None
+    return seconds, None, result["sum"] == true_sum
+
+
+def summary(latencies: list[float], errors: list[str], rights: list, wall: float, users: int) -> dict:
+    ms = np.array(latencies) * 1000
+    done = len(latencies)
+    return {
+        "users": users, "requests": done, "errors": len(errors),
+        "error_examples": sorted(set(errors))[:5],
+        "seconds": round(wall, 3),
+        "requests_per_second": round(done / wall, 2) if wall > 0 else None,
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p90_ms": round(float(np.percentile(ms, 90)), 1),
+        "p99_ms": round(float(np.percentile(ms, 99)), 1),
+        "mean_ms": round(float(ms.mean()), 1),
+        "sums_right": int(sum(1 for r in rights if r)), "answered": int(sum(1 for r in rights if r is not None)),
+    }
+
+
+def run_one_user(url, images, n, warmup, checkpoint) -> dict:
+    from gradio_client import Client
+    client = Client(url, verbose=False, ssl_verify=False)
+    for k in range(warmup):
+        one_request(client, images, k, checkpoint)
+    latencies, errors, rights = [], [], []
+    start = time.perf_counter()
+    for k in range(n):
+        seconds, error, right = one_request(client, images, k, checkpoint)
+        latencies.append(seconds)
+        rights.append(right)
+        if error:
+            errors.append(error)
+    return summary(latencies, errors, rights, time.perf_counter() - start, 1)
+
+
+def run_many_users(url, images, users, per_user, checkpoint) -> dict:
+    from gradio_client import Client
+    clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(users)]   # connected before the clock starts
+    latencies, errors, rights = [], [], []
+    lock = threading.Lock()
+    go = threading.Barrier(users + 1)
+
+    def user(u):
+        go.wait()
+        for k in range(per_user):
+            seconds, error, right = one_request(clients[u], images, u * per_user + k, checkpoint)
+            with lock:
+                latencies.append(seconds)
+                rights.append(right)
+                if error:
+                    errors.append(error)
+    threads = [threading.Thread(target=user, args=(u,), daemon=True) for u in range(users)]
+    for t in threads:
+        t.start()
+    go.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return summary(latencies, errors, rights, time.perf_counter() - start, users)
+
+
+def print_table(one: dict, many: dict, ratio: float):
+    head = f"{'':<16}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'sums right':>12}"
+    print(head)
+    print("-" * len(head))
+    for label, s in ((f"1 user", one), (f"{many['users']} users", many)):
+        print(f"{label:<16}{s['requests']:>9}{s['errors']:>8}{s['requests_per_second']:>8.1f}{s['p50_ms']:>9.0f}"
+              f"{s['p90_ms']:>9.0f}{s['p99_ms']:>9.0f}{s['sums_right']:>6}/{s['answered']:<5}")
+    print(f"throughput ratio ({many['users']} users / 1 user): {ratio:.2f}x   (target >= {TARGET_RATIO:g}x, "
+          f"0 errors: {'met' if ratio >= TARGET_RATIO and many['errors'] == 0 else 'NOT met'})")
+    print(f"1 user p50: {one['p50_ms']:.0f} ms   (target <= {TARGET_P50_MS:g} ms: "
+          f"{'met' if one['p50_ms'] <= TARGET_P50_MS else 'NOT met'})")
+    for label, s in (("1 user", one), (f"{many['users']} users", many)):
+        print(f"CPU per request, {label}: app {s['app_cpu_ms_per_request']} ms, this client "
+              f"{s['client_cpu_ms_per_request']} ms")
+    for s in (one, many):
+        for e in s["error_examples"]:
+            print(f"  error ({s['users']} users): {e}")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--app", default=str(REPO / "app.py"), help="the app to start (default: the repo's app.py)")
+    p.add_argument("--checkpoints", nargs="+", default=[str(REPO / "checkpoints")],
+                   help="passed to the app's --checkpoints (default: the repo's checkpoints folder)")
+    p.add_argument("--checkpoint", default="digitsum-reader", help="the checkpoint name each request asks for")
+    p.add_argument("--port", type=int, default=0, help="the app's port (default: a free one)")
+    p.add_argument("--requests", type=int, default=40, help="requests of the single user")
+    p.add_argument("--users", type=int, default=20, help="concurrent users")
+    p.add_argument("--per-user", type=int, default=10, help="requests of each concurrent user")
+    p.add_argument("--warmup", type=int, default=5, help="untimed requests first")
+    p.add_argument("--images", type=int, default=8, help="test images sent, in turn")
+    p.add_argument("--seed", type=int, default=77, help="the test images' seed")
+    p.add_argument("--cache-dir", help="the app's --cache-dir, to reuse (default: inside the temporary folder: "
+                                       "the test set is built and scored afresh)")
+    p.add_argument("--torch-threads", type=int, default=0,
+                   help="OMP_NUM_THREADS / MKL_NUM_THREADS for the app (default: unset, torch's own choice)")
+    p.add_argument("--ready-timeout", type=float, default=600, help="s to wait for the app's 'ready at'")
+    p.add_argument("--scoring-timeout", type=float, default=900,
+                   help="s to wait for the app's background scoring of every checkpoint to finish before measuring "
+                        "(0: do not wait)")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--verbose", action="store_true", help="echo the app's output")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
+    port = args.port or free_port()
+    with tempfile.TemporaryDirectory(prefix="digitsum-bench-") as tmp:
+        workdir = Path(tmp)
+        images = write_images(workdir, args.images, args.seed)
+        load_before = os.getloadavg()
+        started = time.perf_counter()
+        app = App(args, workdir, port)
+        try:
+            ready = app.wait_for(r"ready at", args.ready_timeout)
+            if ready is None:
+                print("error: the app did not print 'ready at' in time; its last lines:", file=sys.stderr)
+                print("\n".join(app.lines[-30:]), file=sys.stderr)
+                return 2
+            ready_s = time.perf_counter() - started
+            print(f"app ready in {ready_s:.1f} s: {ready}", flush=True)
+            scored = None
+            if args.scoring_timeout > 0:   # every checkpoint's, so that none shares the CPU with the measurement
+                deadline = time.monotonic() + args.scoring_timeout
+                for name in checkpoint_names(args.checkpoints):
+                    scored = app.wait_for(rf"scored {re.escape(name)} in ", max(deadline - time.monotonic(), 0))
+                    print(f"background scoring: {scored or f'{name}: not seen (measuring anyway, while it may run)'}",
+                          flush=True)
+                    if scored is None:
+                        break
+            url = f"http://127.0.0.1:{port}/"
+            one = measured(app, run_one_user, url, images, args.requests, args.warmup, args.checkpoint)
+            many = measured(app, run_many_users, url, images, args.users, args.per_user, args.checkpoint)
+        finally:
+            app.stop()
+        load_after = os.getloadavg()
+    ratio = many["requests_per_second"] / one["requests_per_second"]
+    print()
+    print_table(one, many, ratio)
+    print(f"conditions: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load_after[0]:.1f} after "
+          f"(other processes count), torch threads {args.torch_threads or 'default'}, checkpoint {args.checkpoint}")
+    if args.json:
+        figures = {
+            "one_user": one, "many_users": many, "throughput_ratio": round(ratio, 2),
+            "targets": {"ratio": TARGET_RATIO, "p50_ms": TARGET_P50_MS,
+                        "ratio_met": ratio >= TARGET_RATIO and many["errors"] == 0,
+                        "p50_met": one["p50_ms"] <= TARGET_P50_MS},
+            "conditions": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": load_after,
+                           "torch_threads": args.torch_threads or None, "machine": platform.platform(),
+                           "python": platform.python_version(), "checkpoint": args.checkpoint,
+                           "app": str(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
+                           "scoring_done_before_measuring": scored is not None,
+                           "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
