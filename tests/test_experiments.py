@@ -64,6 +64,10 @@ def test_smoke_budget_writes_the_table_and_resumes(tmp_path, data_root, capsys):
     assert cli(["seeds", "--budget", "smoke", "--out", str(out), "--data", str(data_root), *only]) == 0
     assert "python -m train" not in capsys.readouterr().out
     assert json.loads((out / "results.json").read_text()) == entries
+    # the table is rebuilt from results.json alone
+    (out / "results.md").unlink()
+    assert cli(["table", "--out", str(out)]) == 0
+    assert (out / "results.md").read_text().count("\n| ") == 3   # header + two rows
 
 
 def test_reader_mnist_reads_each_test_digit_once(tmp_path, capsys):
