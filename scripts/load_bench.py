@@ -229,7 +229,7 @@ def print_table(one: dict, many: dict, ratio: float):
     head = f"{'':<16}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'sums right':>12}"
     print(head)
     print("-" * len(head))
-    for label, s in ((f"1 user", one), (f"{many['users']} users", many)):
+    for label, s in (("1 user", one), (f"{many['users']} users", many)):
         print(f"{label:<16}{s['requests']:>9}{s['errors']:>8}{s['requests_per_second']:>8.1f}{s['p50_ms']:>9.0f}"
               f"{s['p90_ms']:>9.0f}{s['p99_ms']:>9.0f}{s['sums_right']:>6}/{s['answered']:<5}")
     print(f"throughput ratio ({many['users']} users / 1 user): {ratio:.2f}x   (target >= {TARGET_RATIO:g}x, "
