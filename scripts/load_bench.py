@@ -12,7 +12,8 @@ does not share the CPU with the measurement; --cache-dir keeps those scores for 
 2. --users users (threads, each its own gradio_client.Client) send --per-user requests each, all
    at once: requests/s, p50/p90 latency, errors;
 
-and prints a table and the ratio of the two throughputs. The images are real test images: course
+and prints a table, the ratio of the two throughputs, and the CPU time per request of the app and
+of this client (both on the same machine). The images are real test images: course
 images (40x168) and the same images drawn 4x larger, black on white, so preprocessing does its
 full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
 <= 125 ms.
@@ -181,6 +182,11 @@ def summary(latencies: list[float], errors: list[str], rights: list, wall: float
         "mean_ms": round(float(ms.mean()), 1),
         "sums_right": int(sum(1 for r in rights if r)), "answered": int(sum(1 for r in rights if r is not None)),
     }
+
+
+# ssl_verify=False: the app is plain http on 127.0.0.1, and with verification on, gradio_client builds
+# a certificate store for each of its per-request httpx clients: ~40 ms of CPU each, ~200 ms per
+# request in all, which on a small machine measures the client rather than the app
 
 
 def run_one_user(url, images, n, warmup, checkpoint) -> dict:
