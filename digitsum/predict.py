@@ -145,9 +145,11 @@ PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lin
 
 
 def drawing_to_gray(value) -> np.ndarray:
-    """A Gradio Sketchpad value (a dict with 'composite': black ink on opaque white, or None parts)
-    or a plain image -> (H, W) float32 gray, 1 = paper, with the light guide lines removed."""
+    """A drawing: a PNG data URL (the app's pad), a Gradio Sketchpad value (a dict with
+    'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32 gray, 1 = paper, with the light guide lines removed."""
     from .errors import BlankImageError
+    if isinstance(value, str):   # the app's drawing pad: a PNG data URL ("" once cleared)
+        value = decode_data_url(value) if value else None
     if isinstance(value, dict):
         image = value.get("composite")
         if image is None:
@@ -159,3 +161,25 @@ def drawing_to_gray(value) -> np.ndarray:
         raise BlankImageError("the canvas is blank: draw four digits, one in each box")
     gray = to_gray(image)
     return np.where(gray > PAPER, 1.0, gray).astype(np.float32)
+
+
+DATA_URL = "data:image/png;base64,"
+MAX_DRAWING_BYTES = 4_000_000   # a 672x160 PNG is ~20 kB; anything far larger is not a drawing
+
+
+def decode_data_url(url: str) -> np.ndarray:
+    """'data:image/png;base64,...' -> (H, W, C) uint8; anything else is a one-line DataError."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from .errors import DataError
+    if not url.startswith(DATA_URL) or len(url) > MAX_DRAWING_BYTES:
+        raise DataError("the drawing is not a PNG data URL of a sensible size")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(url[len(DATA_URL):], validate=True))) as im:
+            return np.asarray(im.convert("RGBA"))
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise DataError("the drawing could not be decoded as a PNG") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import analysis
+from . import analysis, slices
 from .atomic import atomic_folder
 from .batching import BatchQueue
 from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
@@ -126,6 +126,8 @@ class DigitsumService:
         self._export_lock = threading.Lock()
         # concurrent predictions through one checkpoint run as one forward pass (digitsum.batching)
         self._batchers: dict[str, BatchQueue] = {}
+        self._features = None
+        self._features_lock = threading.Lock()
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -288,10 +290,57 @@ class DigitsumService:
 
     def detail(self, name: str, index: int) -> dict:
         s = self.scored(name)
-        return {"image": self.item(index), "true_sum": int(self.dataset.sums[index]),
+        pred = self.predict(self.item(index), name)   # one image again: where the model read (not cached)
+        return {"image": self.item(index), "true_sum": int(self.dataset.sums[index]), "prediction": pred,
                 "true_digits": None if self.dataset.digits is None else self.dataset.digits[index].tolist(),
                 "digit_probs": None if s.digit_probs is None else s.digit_probs[index],
                 "sum_probs": s.sum_probs[index], "caption": self.caption(name, index)}
+
+    # ---------------------------------------------------------------- slices
+    @property
+    def features(self) -> dict[str, np.ndarray]:
+        """Layout features of every test image (measured once), and its true sum."""
+        with self._features_lock:
+            if self._features is None:
+                feats = dict(slices.layout_features(self.dataset.images))
+                feats["true_sum"] = np.asarray(self.dataset.sums)
+                self._features = feats
+            return self._features
+
+    def slice_rows(self, name: str) -> list[dict]:
+        """Sum (and digit) accuracy of `name` per layout slice: feature, slice, n, accuracies."""
+        s = self.scored(name)
+        correct_digits = None if s.pred_digits is None or self.dataset.digits is None \
+            else s.pred_digits == self.dataset.digits
+        table = slices.slice_accuracy(self.features, s.pred_sum == self.dataset.sums, correct_digits)
+        return [{"feature": f, **row} for f, rows in table.items() if f != "place" for row in rows]
+
+    def slice_images(self, name: str, feature: str, label: str) -> np.ndarray:
+        """The images of one slice, misread ones first (by loss), then the rest."""
+        try:
+            members = slices.slice_members(self.features, feature, label)
+        except KeyError as e:
+            raise DigitsumError(str(e.args[0])) from None
+        s = self.scored(name)
+        wrong = s.pred_sum[members] != self.dataset.sums[members]
+        loss = s.loss(self.dataset.sums)[members]
+        return members[np.lexsort((-loss, ~wrong))]
+
+    def slice_differences(self, names, min_n: int = 10) -> list[dict]:
+        """Slices where the checkpoints' sum accuracies differ most (see slices.compare_slices)."""
+        if len(names) < 2:
+            raise DigitsumError("choose two or more checkpoints to see where they differ")
+        correct = {n: self.scored(n).pred_sum == self.dataset.sums for n in names}
+        return slices.compare_slices(self.features, correct, min_n)
+
+    def slice_disagreements(self, names, feature: str, label: str) -> np.ndarray:
+        """The images of one slice on which the checkpoints' sums differ."""
+        try:
+            members = slices.slice_members(self.features, feature, label)
+        except KeyError as e:
+            raise DigitsumError(str(e.args[0])) from None
+        preds = np.stack([self.scored(n).pred_sum[members] for n in names])
+        return members[(preds != preds[:1]).any(0)]
 
     # ---------------------------------------------------------------- labeling
     @property

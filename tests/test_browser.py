@@ -1,5 +1,7 @@
-"""The app in a real browser (Debian Chromium driven by Playwright), as a person uses it: draw four
-digits with the mouse, open every tab, click a gallery image, label an image with the keyboard.
+"""The app in a real browser (Debian Chromium driven by Playwright), as a person uses it, on a
+1366x768 projector-sized window: draw digits with the mouse (the first stroke, Clear and again, a
+set of all ten digits small, large and off-centre), upload a transparent PNG, open Compare fresh,
+click a confusion cell, a slice and a gallery image, label an image with the keyboard.
 Screenshots of each tab go to a temporary folder (DIGITSUM_SCREENSHOTS sets another:
 scripts/screenshots.sh refreshes docs/screenshots/, which the README shows)."""
 import os
@@ -56,7 +58,7 @@ def app_url(tmp_path_factory, course_set):
     if not ready.wait(120):
         proc.kill()
         pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
-    yield f"http://127.0.0.1:{port}/", tmp / "labels.db"
+    yield f"http://127.0.0.1:{port}/", tmp / "labels.db", course_set
     proc.terminate()
     proc.wait(10)
 
@@ -68,11 +70,17 @@ def page(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        pg = browser.new_page(viewport={"width": 1280, "height": 1300})
+        pg = browser.new_page(viewport=PROJECTOR)
         pg.goto(app_url[0], wait_until="domcontentloaded")
         pg.wait_for_selector("#sketch canvas", timeout=60000)
         yield pg
         browser.close()
+
+
+PROJECTOR = {"width": 1366, "height": 768}
+DRAWN_SETS = [   # (digits, size in its box, horizontal shift in box widths): all ten digits, small, large, off-centre
+    ("0123", 1.0, 0.0), ("4567", 1.0, 0.0), ("8901", 1.0, 0.0),
+    ("2580", 0.6, 0.0), ("3691", 1.25, 0.0), ("7412", 0.9, 0.18), ("6039", 0.9, -0.18)]
 
 
 def open_tab(page, name):
@@ -80,71 +88,196 @@ def open_tab(page, name):
     time.sleep(0.5)
 
 
-def draw_digits(page, digits):
-    page.locator("#sketch button[aria-label='Brush']").first.click()
+def draw_digits(page, digits, size=1.0, shift=0.0, strokes=None):
+    """Draw with the mouse: each digit's strokes in its box, scaled about the box centre by `size`
+    and moved right by `shift` box widths (a large digit crosses its box's edges)."""
     box = page.locator("#sketch canvas").first.bounding_box()
     width = box["width"] / 4
     for k, d in enumerate(digits):
-        for stroke in STROKES[d]:
-            points = [(box["x"] + (k + x) * width, box["y"] + y * box["height"]) for x, y in stroke]
+        for stroke in (strokes or STROKES[d]):
+            points = [(box["x"] + (k + 0.5 + shift + (x - 0.5) * size) * width,
+                       box["y"] + (0.5 + (y - 0.5) * size) * box["height"]) for x, y in stroke]
             page.mouse.move(*points[0])
             page.mouse.down()
             for point in points[1:]:
-                page.mouse.move(*point, steps=2)  # each pointer event costs ~0.1 s in software-rendered Chromium
+                page.mouse.move(*point, steps=3)  # each pointer event costs ~0.1 s in software-rendered Chromium
             page.mouse.up()
 
 
-def settled_text(locator, quiet=3.0, timeout=60.0):
-    """The locator's text once it has stopped changing for `quiet` seconds: each stroke triggers a
-    prediction ~1 s after mouse-up, so the first answer shown may be for a half-drawn canvas."""
+def summary_text(page) -> str:
+    loc = page.locator(".prediction-summary").first
+    return loc.inner_text() if loc.count() else ""
+
+
+def settled_text(locator_text, quiet=2.0, timeout=60.0):
+    """A text once it has stopped changing for `quiet` seconds (a prediction follows every stroke)."""
     last, since, deadline = None, time.time(), time.time() + timeout
     while time.time() < deadline:
-        text = locator.inner_text() if locator.count() else ""
+        text = locator_text()
         if text != last:
             last, since = text, time.time()
         elif text and time.time() - since >= quiet:
             return text
-        time.sleep(0.25)
+        time.sleep(0.2)
     return last
 
 
-def test_draw_four_digits_and_see_the_predictions(page):
+def clear(page):
+    page.locator(".drawpad-clear").click()
+    page.get_by_text("Draw one digit in each box").first.wait_for(timeout=30000)
+
+
+def canvas_pixels(page):
+    """The pad as the browser rendered it: (H, W) gray values 0-255."""
+    import numpy as np
+    data = page.evaluate("""() => { const c = document.querySelector('#sketch canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const g = new Array(c.width * c.height);
+        for (let i = 0; i < g.length; i++) g[i] = Math.min(d[4 * i], d[4 * i + 1], d[4 * i + 2]);
+        return [c.width, c.height, g]; }""")
+    w, h, gray = data
+    return np.array(gray, np.uint8).reshape(h, w)
+
+
+def answered(page) -> bool:
+    text = summary_text(page)
+    return "Draw one digit" not in text and ("digits " in text or "does not look like" in text)
+
+
+def test_the_first_stroke_predicts_within_a_second_or_so(page):
     SHOTS.mkdir(parents=True, exist_ok=True)
+    assert not answered(page)
+    start = time.time()
+    draw_digits(page, "1")                       # one stroke, the first after the page load
+    drawn = time.time()
+    while not answered(page) and time.time() - drawn < 30:
+        time.sleep(0.05)
+    latency = time.time() - drawn
+    text = summary_text(page)
+    print(f"first stroke: answered {latency:.2f} s after mouse-up ({drawn - start:.1f} s to draw): {text[:70]!r}")
+    assert answered(page), text
+    assert latency < 5.0       # generous for CI's software-rendered Chromium on 2 shared cores
+    before = summary_text(page)
+    draw_digits(page, "7", strokes=[[(1.3, 0.3), (1.7, 0.3)]])     # a second stroke, in box 2
+    drawn = time.time()
+    while summary_text(page) == before and time.time() - drawn < 30:
+        time.sleep(0.05)
+    print(f"next stroke: answered {time.time() - drawn:.2f} s after mouse-up")
+    assert summary_text(page) != before
+
+
+def test_the_pen_draws_mnist_like_strokes(page):
+    """A digit drawn to fill its box has strokes ~0.1 of its height, as MNIST's digits do."""
+    import numpy as np
+    ink = canvas_pixels(page) < 100                # the "1" drawn above, in box 1
+    rows = np.flatnonzero(ink.any(1))
+    height = rows[-1] - rows[0] + 1
+    middle = ink[(rows[0] + rows[-1]) // 2]
+    width = np.count_nonzero(middle)
+    print(f"stroke width {width} px, digit height {height} px: {width / height:.3f} of its height")
+    assert 0.07 <= width / height <= 0.15
+
+
+def test_clear_empties_the_pad_keeps_the_guides_and_drawing_again_reads(page):
+    import numpy as np
+    clear(page)
+    pixels = canvas_pixels(page)
+    assert not (pixels < 100).any()                          # no ink left
+    assert ((pixels > 150) & (pixels < 245)).sum() > 1000    # the four light guide boxes are still there
     draw_digits(page, "7140")
-    summary = page.locator(".prediction-summary").first
-    summary.locator("h3").wait_for(timeout=30000)
-    text = settled_text(summary)
+    text = settled_text(lambda: summary_text(page))
     assert text.startswith("digits 7 1 4 0") and "sum 12" in text, text
-    page.screenshot(path=str(SHOTS / "draw.png"), full_page=True)
+    box = [page.locator(sel).first.bounding_box() for sel in ("#sketch canvas", ".digit-label", ".sum-label")]
+    assert all(b["y"] + b["height"] <= PROJECTOR["height"] for b in box), box   # no scrolling on a projector
+    page.screenshot(path=str(SHOTS / "draw.png"))
 
 
-def test_upload_tab_predicts_a_test_item(page):
+def test_a_set_of_drawn_digits_small_large_and_off_centre(page):
+    """All ten digits drawn with the mouse, at three sizes and off-centre; the accuracy is printed
+    (the README reports it) and must stay above a floor."""
+    right = total = 0
+    report = []
+    for digits, size, shift in DRAWN_SETS:
+        clear(page)
+        draw_digits(page, digits, size, shift)
+        text = settled_text(lambda: summary_text(page))
+        match = re.search(r"digits (\d) (\d) (\d) (\d)", text)
+        read = "".join(match.groups()) if match else "????"
+        hits = sum(a == b for a, b in zip(read, digits))
+        right, total = right + hits, total + 4
+        report.append(f"{digits} size {size} shift {shift:+.2f}: read {read} ({hits}/4)")
+    print("\n".join(report) + f"\ndrawn digits read right: {right}/{total} = {right / total:.0%}")
+    (SHOTS / "drawn_digits.txt").write_text("\n".join(report) + f"\n{right}/{total}\n")
+    assert right / total >= 0.75, report
+
+
+def test_upload_a_transparent_png_reads_right(page, app_url, tmp_path):
+    """Black ink on a transparent background (as many drawing apps save it) reads as drawn."""
+    import numpy as np
+    from PIL import Image
+    from digitsum.realdata import load_dataset
+    data = load_dataset(app_url[2])
+    k = 0
+    ink = data.images[k]
+    rgba = np.zeros(ink.shape + (4,), np.uint8)
+    rgba[..., 3] = ink                                   # black, opaque where the ink is
+    Image.fromarray(rgba, "RGBA").resize((672, 160)).save(tmp_path / "transparent.png")
     open_tab(page, "Upload")
-    page.get_by_role("button", name="Predict item").click()
-    page.locator(".prediction-summary h3").filter(visible=True).first.wait_for(timeout=30000)
+    page.locator("#upload-image input[type=file]").set_input_files(str(tmp_path / "transparent.png"))
+    want = " ".join(map(str, data.digits[k]))
+    page.wait_for_function("(w) => [...document.querySelectorAll('.prediction-summary')].some("
+                           "e => e.offsetParent && e.innerText.includes(w))", arg=f"digits {want}", timeout=60000)
     page.screenshot(path=str(SHOTS / "upload.png"), full_page=True)
 
 
-def test_compare_tab_shows_metrics_and_disagreements(page):
+def test_compare_is_filled_on_first_opening(page):
     open_tab(page, "Compare")
-    page.get_by_role("button", name="Run").click()
-    page.get_by_text("sum accuracy").first.wait_for(timeout=60000)
+    for element, expected in [("#compare-readings", "digitsum-reader"), ("#slice-finder", "smallest_gap"),
+                              ("#compare-count", "test images: they disagree")]:
+        page.wait_for_function("([sel, text]) => document.querySelector(sel).innerText.includes(text)",
+                               arg=[element, expected], timeout=90000)
+    assert page.locator("#compare-inputs .thumbnail-item").count() == 2   # each checkpoint's input, marked
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
 
-def test_errors_tab_gallery_click_opens_the_detail(page):
+def choose_errors_checkpoint(page, name):
     open_tab(page, "Errors")
-    page.get_by_text(re.compile(r"test images match")).wait_for(timeout=60000)
-    # the naive-concat contrast model misreads most course-layout images, so its gallery is never empty
+    page.locator("#errors-count").get_by_text(re.compile(r"test images")).wait_for(timeout=90000)
     page.locator("#errors-ckpt input").click()
-    page.get_by_role("option", name="naive-concat").click()
-    page.get_by_text(re.compile(r"\*?\*?[1-9]\d*\*?\*? of \d+ test images match")).wait_for(timeout=60000)
-    thumbs = page.locator("#errors-gallery button.thumbnail-item, #errors-gallery .thumbnail-item")
+    page.get_by_role("option", name=name).click()
+    # the naive-concat contrast model misreads most course-layout images, so its gallery is never empty
+    page.locator("#errors-count").get_by_text(re.compile(r"[1-9]\d* of \d+ test images")).wait_for(timeout=90000)
+
+
+def test_errors_tab_gallery_click_opens_the_detail(page):
+    choose_errors_checkpoint(page, "naive-concat")
+    thumbs = page.locator("#errors-gallery .thumbnail-item")
     thumbs.first.wait_for(timeout=30000)
     thumbs.first.click()
     page.get_by_text(re.compile(r"true digits")).first.wait_for(timeout=30000)
     time.sleep(1.5)  # let the detail charts draw
     page.screenshot(path=str(SHOTS / "errors.png"), full_page=True)
+
+
+def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
+    choose_errors_checkpoint(page, "naive-concat")
+    # an off-diagonal cell with images in it: rows are true digits, column 0 is "true"
+    cell = page.evaluate("""() => { for (let r = 0; r < 10; r++) for (let c = 1; c <= 10; c++) {
+          const el = document.querySelector(`#digit-confusion [data-testid="cell-${r}-${c}"]`);
+          const v = el ? parseFloat(el.innerText) : 0;
+          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""")
+    assert cell, "naive-concat should misread some digit"
+    row, col, count = cell
+    page.locator(f'#digit-confusion [data-testid="cell-{row}-{col}"]').click()
+    page.locator("#errors-count").get_by_text(f"images with true digit {row} predicted as {col - 1}").wait_for(
+        timeout=30000)
+    # a cell counts misread digits; the gallery shows the images holding them (one may hold two)
+    images = int(re.search(r"(\d+)", page.locator("#errors-count").inner_text()).group(1))
+    assert 0 < images <= count
+    assert page.locator("#errors-gallery .thumbnail-item").count() == min(images, 24)
+    page.locator('#slices-table [data-testid="cell-0-1"]').click()   # the first slice's row
+    page.locator("#errors-count").get_by_text("images in the slice").wait_for(timeout=30000)
+    assert page.locator("#errors-gallery .thumbnail-item").count() > 0
 
 
 def test_label_one_image_with_the_keyboard(page, app_url):

@@ -246,7 +246,7 @@ def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tm
     else:
         inputs = list(case.inputs)
         if case.handler == "on_label_submit":    # the page loads the queue first: the session's image
-            ok, out = browser.call("on_label_load")
+            ok, out = browser.call("on_label_open", -1)
             assert ok, out
             index = int(re.match(r"#(\d+),", out["data"][4]).group(1))   # "#0, known sum **7**."
             if inputs[0] == WRONG_SUM:

@@ -29,12 +29,14 @@ def build(service: DigitsumService) -> gr.Blocks:
             build_draw_tab(service, names)
         with gr.Tab("Upload", id="upload"):
             build_upload_tab(service, names)
-        with gr.Tab("Compare", id="compare"):
-            build_compare_tab(service, names, demo)
-        with gr.Tab("Errors", id="errors"):
-            build_errors_tab(service, names, demo)
-        with gr.Tab("Label", id="label"):
-            build_label_tab(service, demo)
+        # the other tabs fill when first opened, not at page load: the Draw tab's first strokes
+        # never queue behind their work
+        with gr.Tab("Compare", id="compare") as tab:
+            build_compare_tab(service, names, tab)
+        with gr.Tab("Errors", id="errors") as tab:
+            build_errors_tab(service, names, tab)
+        with gr.Tab("Label", id="label") as tab:
+            build_label_tab(service, tab)
         add_api(service, names[0])
     return demo
 

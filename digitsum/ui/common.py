@@ -24,7 +24,6 @@ MARK = (230, 30, 30)
 CSS = """
 .wide-gallery .thumbnail-item { aspect-ratio: 3.4 / 1 !important; }
 .wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
-.sum-label .output-class, .digit-label .output-class { font-size: 2.2rem !important; padding: 4px !important; }
 .prediction-summary h3 { margin: 0 !important; }
 """
 
@@ -84,7 +83,7 @@ def show(canvas: np.ndarray, scale: int = 3, x_centres=None, digits=None, captio
     im = Image.fromarray(arr, "L").convert("RGB")
     im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     marks = 8 * scale if x_centres else 0
-    text = 6 * scale if caption else 0
+    text = 7 * scale if caption else 0
     if not (marks or text):
         return im
     out = Image.new("RGB", (im.width, im.height + marks + text), "white")
@@ -97,7 +96,7 @@ def show(canvas: np.ndarray, scale: int = 3, x_centres=None, digits=None, captio
         if digits is not None and k < len(digits):
             pen.text((cx - 1.5 * scale, im.height + 2 * scale), str(digits[k]), fill=MARK, font=font)
     if caption:
-        pen.text((scale, im.height + marks + scale // 2), caption, fill=(20, 20, 20), font=_font(4 * scale))
+        pen.text((scale, im.height + marks + scale // 2), caption, fill=(20, 20, 20), font=_font(5 * scale))
     return out
 
 
@@ -112,7 +111,7 @@ def heatmap(frame: pd.DataFrame, hide_diagonal: bool = False, by_rate: bool = Fa
     if frame.empty:
         return frame
     counts = [c for c in frame.columns if c != "true"]
-    values = frame[counts].to_numpy(float)
+    values = np.array(frame[counts], dtype=float)   # a writable copy
     if hide_diagonal:
         n = min(values.shape)
         values[np.arange(n), np.arange(n)] = np.nan
@@ -121,8 +120,8 @@ def heatmap(frame: pd.DataFrame, hide_diagonal: bool = False, by_rate: bool = Fa
         values = np.round(values, 3)
     shown = frame.copy()
     shown[counts] = values
-    return shown.style.background_gradient(cmap="Blues", subset=counts, axis=None).format(
-        precision=3 if by_rate else 0, na_rep="")
+    return shown.style.background_gradient(cmap="Blues", subset=counts, axis=None).highlight_null(
+        color="#f3f3f3").format(precision=3 if by_rate else 0, na_rep="")
 
 
 def page_of(indices, page: int) -> tuple[list[int], int]:

@@ -39,7 +39,7 @@ def finder_table(rows: list[dict], names: list[str]):
         {**{n: "{:.3f}" for n in names}, "gap": "{:.3f}"})
 
 
-def build_compare_tab(service: DigitsumService, names: list[str], demo: gr.Blocks) -> None:
+def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -> None:
     chosen = gr.CheckboxGroup(names, value=names[:2], label="checkpoints")
     with gr.Row():
         image = image_file(label="an image through each checkpoint", sources=["upload", "clipboard"], height=160)
@@ -69,7 +69,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], demo: gr.Block
         gray = service.load_image(path) if path else service.item(0 if number is None else number)
         results = service.compare(gray, names_)
         rows = pd.DataFrame([reading_row(n, p) for n, p in results])
-        pictures = [(show(p.canvas, 2, x_centres=p.x_centres, digits=p.digits), n) for n, p in results]
+        pictures = [(show(p.canvas, 3, x_centres=p.x_centres, digits=p.digits, caption=n), None) for n, p in results]
         curve = pd.DataFrame([{"checkpoint": n, "sum": s, "accuracy": a}
                               for n, d in service.per_sum_accuracy(names_).items() for s, a in d.items()])
         return rows, pictures, pd.DataFrame(service.metrics_rows(names_)), curve
@@ -79,8 +79,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], demo: gr.Block
         items = []
         for i in shown:
             reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in names_)
-            items.append((show(service.item(i), 2, caption=f"#{i} true {service.dataset.sums[i]}  {reads}"),
-                          f"#{i}: true {service.dataset.sums[i]}; {reads}"))
+            items.append((show(service.item(i), 3, caption=f"#{i} true {service.dataset.sums[i]}  {reads}"), None))
         return items, page_line(len(idx), page, what)
 
     @ui_errors
@@ -114,9 +113,9 @@ def build_compare_tab(service: DigitsumService, names: list[str], demo: gr.Block
     run.click(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
     # filled on first opening: test item 0 through the first two checkpoints, their metrics, where
     # they differ most and the images they disagree on
-    for trigger in (demo.load, chosen.change):
+    for trigger in (tab.select, chosen.change):
         trigger(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
         trigger(on_finder, chosen, [finder, finder_keys], **PRIVATE)
-    for trigger in (demo.load, chosen.change, which.change):
+    for trigger in (tab.select, chosen.change, which.change):
         trigger(on_compare_gallery, [chosen, which], [gallery, count], **PRIVATE)
     finder.select(on_finder_row, [chosen, finder_keys], [gallery, count], **PRIVATE)

@@ -3,6 +3,7 @@ heatmaps and accuracy by layout slice, whose cells and rows open their images.""
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
@@ -23,8 +24,8 @@ def short_caption(service: DigitsumService, name: str, index: int) -> str:
 def gallery_page(service: DigitsumService, name: str, indices, page: int, what: str):
     """-> (gallery items, page, count line) for page `page` of `indices`."""
     shown, page = page_of(indices, page)
-    items = [(show(service.item(i), 2, caption=short_caption(service, name, i)), service.caption(name, i))
-             for i in shown]
+    # the caption is part of the picture: Gradio's own captions cover a wide tile's lower half
+    items = [(show(service.item(i), 3, caption=short_caption(service, name, i)), None) for i in shown]
     return items, page, page_line(len(indices), page, what)
 
 
@@ -36,11 +37,13 @@ def slice_table(rows: list[dict]):
                           for r in rows], columns=SLICE_COLUMNS)
     if frame.empty:
         return frame
-    return frame.style.bar(subset=["sum accuracy"], vmin=0, vmax=1, color="#9ecae1").format(
+    # bars from a little below the worst slice, so that differences of a point or two show
+    low = max(0.0, np.floor(frame["sum accuracy"].min() * 20) / 20 - 0.05)
+    return frame.style.bar(subset=["sum accuracy"], vmin=low, vmax=1, color="#9ecae1").format(
         {"sum accuracy": "{:.3f}", "digit accuracy": "{:.3f}"}, na_rep="")
 
 
-def build_errors_tab(service: DigitsumService, names: list[str], demo: gr.Blocks) -> None:
+def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -> None:
     with gr.Row():
         ckpt = gr.Dropdown(names, value=names[0], label="checkpoint", elem_id="errors-ckpt")
         true_sum = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
@@ -66,8 +69,8 @@ def build_errors_tab(service: DigitsumService, names: list[str], demo: gr.Blocks
         by_rate = gr.Checkbox(label="colour by rate within the row (not count)", value=False)
         hide_diag = gr.Checkbox(label="hide the diagonal (the correct reads)", value=True)
     with gr.Row():
-        digit_cm = gr.Dataframe(label="digits (all four places)", interactive=False)
-        sum_cm = gr.Dataframe(label="sums", interactive=False, max_height=400)
+        digit_cm = gr.Dataframe(label="digits (all four places)", interactive=False, elem_id="digit-confusion")
+        sum_cm = gr.Dataframe(label="sums", interactive=False, max_height=400, elem_id="sum-confusion")
     gr.Markdown("### Accuracy by layout slice\nMeasured from each image itself (gaps and margins in px of the "
                 "course canvas). Click a row to see that slice's images, misread ones first.")
     slices = gr.Dataframe(label="slices", interactive=False, max_height=420, elem_id="slices-table")
@@ -147,12 +150,12 @@ def build_errors_tab(service: DigitsumService, names: list[str], demo: gr.Blocks
     shown = [gallery, indices, page, what, count]
     for component in filters:
         component.change(on_errors, filters, shown, **PRIVATE)
-    demo.load(on_errors, filters, shown, **PRIVATE)
+    tab.select(on_errors, filters, shown, **PRIVATE)
     prev_btn.click(on_previous, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
     next_btn.click(on_next, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
-    for trigger in (ckpt.change, by_rate.change, hide_diag.change, demo.load):
+    for trigger in (ckpt.change, by_rate.change, hide_diag.change, tab.select):
         trigger(on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE)
-    for trigger in (ckpt.change, demo.load):
+    for trigger in (ckpt.change, tab.select):
         trigger(on_slices, ckpt, [slices, slice_keys], **PRIVATE)
     gallery.select(on_error_select, [ckpt, indices, page],
                    [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE)

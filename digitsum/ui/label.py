@@ -9,7 +9,7 @@ from ..service import DigitsumService
 from .common import PRIVATE, show, ui_errors, user_message
 
 
-def build_label_tab(service: DigitsumService, demo: gr.Blocks) -> None:
+def build_label_tab(service: DigitsumService, tab: gr.Tab) -> None:
     gr.Markdown("Type the four digits and press **Enter**. Enter on an empty box accepts the suggestion "
                 "(the most likely digits that add up to the known sum). Type **s** to skip, **u** to undo.")
     progress = gr.Markdown()
@@ -45,8 +45,9 @@ def build_label_tab(service: DigitsumService, demo: gr.Blocks) -> None:
         return index, gr.skip(), gr.skip(), gr.skip(), f"{caption}⚠️ {user_message(error)}"
 
     @ui_errors
-    def on_label_load():
-        return view(service.next_unlabeled())
+    def on_label_open(index):
+        """The queue's first image, the first time the tab opens (later openings keep the place)."""
+        return view(service.next_unlabeled()) if index < 0 else (gr.skip(),) * 5
 
     @ui_errors
     def on_label_submit(text, index, past):
@@ -84,7 +85,7 @@ def build_label_tab(service: DigitsumService, demo: gr.Blocks) -> None:
         return f"exported {service.store.count()} labels to {files[0].parent}: " + ", ".join(f.name for f in files)
 
     targets = [index_state, image, box, progress, status]
-    demo.load(on_label_load, None, targets, **PRIVATE)
+    tab.select(on_label_open, index_state, targets, **PRIVATE)
     box.submit(on_label_submit, [box, index_state, history], [*targets, history], **PRIVATE)
     skip.click(on_label_skip, [index_state, history], [*targets, history], **PRIVATE)
     undo.click(on_label_undo, [index_state, history], [*targets, history], **PRIVATE)
