@@ -175,3 +175,57 @@ def test_undo_after_relabeling_restores_the_previous_label(service):
                                   else ("0000" if service.label_set.sums[nxt] == 0 else "9999"))
     service.undo_label(row, nxt, None)                          # it had no label: now it has none
     assert service.item_label(nxt) is None
+
+
+def test_the_drawing_pads_png_data_url_reads_like_the_image(service, course_set):
+    import base64
+    import io
+    image = load_dataset(course_set).images[0]
+    buffer = io.BytesIO()
+    Image.fromarray(255 - image).resize((672, 160)).convert("RGBA").save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    from_url = service.predict(drawing_to_gray(url), "tiny")
+    from_array = service.predict(drawing_to_gray(np.asarray(Image.open(buffer))), "tiny")
+    assert np.allclose(from_url.sum_probs, from_array.sum_probs, atol=1e-6)
+    with pytest.raises(BlankImageError):
+        drawing_to_gray("")                                    # the pad once cleared
+    for bad in ["data:image/png;base64,!!!", "data:image/png;base64," + base64.b64encode(b"text").decode(),
+                "file:///etc/passwd"]:
+        with pytest.raises(DataError):
+            drawing_to_gray(bad)
+
+
+def test_slices_of_the_test_set_and_where_checkpoints_differ(tmp_path, course_set, tiny_checkpoint):
+    import shutil
+    other = tmp_path / "ckpts" / "other"
+    shutil.copytree(tiny_checkpoint, tmp_path / "ckpts" / "tiny")
+    from digitsum.checkpoint import save_checkpoint
+    from digitsum.models import create_model
+    import torch
+    torch.manual_seed(1)
+    save_checkpoint(create_model("convnet4").eval(), other, {"command": "test"}, {})
+    svc = DigitsumService([str(tmp_path / "ckpts")], data_dir=course_set, labels_db=tmp_path / "labels.db",
+                          cache_dir=tmp_path / "cache")
+    data = load_dataset(course_set)
+    rows = svc.slice_rows("tiny")
+    by_feature = {}
+    for r in rows:
+        by_feature.setdefault(r["feature"], 0)
+        by_feature[r["feature"]] += r["n"]
+    assert by_feature["smallest_gap"] == len(data) and by_feature["true_sum"] == len(data)
+    gap0 = next(r for r in rows if r["feature"] == "smallest_gap")
+    members = svc.slice_images("tiny", "smallest_gap", gap0["slice"])
+    assert len(members) == gap0["n"] and len(set(members.tolist())) == len(members)
+    wrong = svc.scored("tiny").pred_sum[members] != data.sums[members]
+    assert not (np.diff(wrong.astype(int)) > 0).any()         # misread images first
+    with pytest.raises(DigitsumError, match="no slice"):
+        svc.slice_images("tiny", "smallest_gap", "nonsense")
+    differ = svc.slice_differences(["tiny", "other"], min_n=1)
+    assert differ == sorted(differ, key=lambda r: -r["gap"])
+    top = differ[0]
+    assert top["gap"] == pytest.approx(abs(top["tiny"] - top["other"]))
+    disagree = svc.slice_disagreements(["tiny", "other"], top["feature"], top["slice"])
+    a, b = svc.scored("tiny").pred_sum, svc.scored("other").pred_sum
+    assert (a[disagree] != b[disagree]).all()
+    with pytest.raises(DigitsumError):
+        svc.slice_differences(["tiny"])

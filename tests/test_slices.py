@@ -208,3 +208,19 @@ def test_evaluate_json_and_report_include_slices(tmp_path):
     r = run()
     assert r.returncode == 0, r.stderr
     assert "accuracy by layout slice" in r.stdout and "smallest_gap" in r.stdout and "<=0 (touching)" in r.stdout
+
+
+def test_slice_members_and_compare_slices():
+    from digitsum.slices import compare_slices, slice_members
+    features = {"smallest_gap": np.array([0, 3, 3, 15, np.nan]), "true_sum": np.array([5, 5, 7, 7, 9])}
+    assert slice_members(features, "smallest_gap", "1-4").tolist() == [1, 2]
+    assert slice_members(features, "smallest_gap", "blank").tolist() == [4]
+    assert slice_members(features, "true_sum", "7").tolist() == [2, 3]
+    with pytest.raises(KeyError):
+        slice_members(features, "smallest_gap", "99")
+    correct = {"a": np.array([1, 1, 1, 1, 1], bool), "b": np.array([1, 0, 0, 1, 1], bool)}
+    rows = compare_slices(features, correct, min_n=2)
+    assert rows[0]["gap"] == 1.0 and {rows[0]["feature"], rows[0]["slice"]} <= {"smallest_gap", "1-4", "true_sum", "7"}
+    assert all(r["n"] >= 2 for r in rows) and [r["gap"] for r in rows] == sorted((r["gap"] for r in rows), reverse=True)
+    seven = next(r for r in rows if r["feature"] == "true_sum" and r["slice"] == "7")
+    assert seven["a"] == 1.0 and seven["b"] == 0.5 and seven["gap"] == 0.5

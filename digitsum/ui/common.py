@@ -17,6 +17,7 @@ from ..errors import DigitsumError
 PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, refused by gradio_client
 ANY = "any"
 PAGE = 24                                  # gallery images per page
+PREDICT_CONCURRENCY = 8                    # a class drawing at once: predictions run together (and batch)
 # where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user
 UPLOAD_DIR = re.compile(r"[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
 MARK = (230, 30, 30)

@@ -7,7 +7,7 @@ from ..errors import BlankImageError, DigitsumError
 from ..labeldb import parse_digits
 from ..predict import drawing_to_gray
 from ..service import DigitsumService
-from .common import PRIVATE, ui_errors, user_message
+from .common import PREDICT_CONCURRENCY, PRIVATE, ui_errors, user_message
 from .drawpad import draw_pad
 from .panel import PredictionPanel
 
@@ -38,7 +38,9 @@ def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
 
     targets = [*panel.components, digits_box]
     # always_last: strokes that come faster than predictions are read once, at the latest drawing
-    pad.input(on_draw, [pad, ckpt], targets, show_progress="hidden", trigger_mode="always_last", **PRIVATE)
+    # several users' strokes reach the service together, which batches their forward passes
+    pad.input(on_draw, [pad, ckpt], targets, show_progress="hidden", trigger_mode="always_last",
+              concurrency_limit=PREDICT_CONCURRENCY, **PRIVATE)
     ckpt.change(on_draw, [pad, ckpt], targets, show_progress="hidden", **PRIVATE)
 
     @ui_errors

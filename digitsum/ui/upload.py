@@ -6,7 +6,7 @@ import gradio as gr
 
 from ..errors import BlankImageError
 from ..service import DigitsumService
-from .common import PRIVATE, image_file, ui_errors
+from .common import PREDICT_CONCURRENCY, PRIVATE, image_file, ui_errors
 from .panel import PredictionPanel
 
 
@@ -39,6 +39,6 @@ def build_upload_tab(service: DigitsumService, names: list[str]) -> None:
         number = 0 if number is None else number   # the service checks it, naming the file
         return predicted(service.load_npy_item(npy_path, number) if npy_path else service.item(number), name)
 
-    image.change(on_upload, [image, ckpt], panel.components, **PRIVATE)
+    image.change(on_upload, [image, ckpt], panel.components, concurrency_limit=PREDICT_CONCURRENCY, **PRIVATE)
     ckpt.change(on_upload, [image, ckpt], panel.components, **PRIVATE)
     item_btn.click(on_item, [npy, index, ckpt], panel.components, **PRIVATE)
