@@ -26,6 +26,8 @@ PRESETS = {
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m train", description="Train an EMA digit-sum model from real "
                       "course-format data (sum-only or digit labels) plus on-the-fly synthetic data.",
+                      epilog="--task mnist (before or among the flags) trains a single-digit MNIST model "
+                      "instead: python -m train --task mnist --help",
                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", type=Path, help="JSON file of flag defaults (keys as the long flags, with _)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu",

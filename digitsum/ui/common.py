@@ -23,7 +23,7 @@ UPLOAD_DIR = re.compile(r"[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
 MARK = (230, 30, 30)
 # wide four-digit tiles instead of Gradio's square ones (no padding around a 4:1 image)
 CSS = """
-.wide-gallery .thumbnail-item { aspect-ratio: 3.4 / 1 !important; }
+.wide-gallery .thumbnail-item { aspect-ratio: 3 / 1 !important; }
 .wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
 .prediction-summary h3 { margin: 0 !important; }
 """
@@ -144,5 +144,5 @@ def page_line(total: int, page: int, what: str) -> str:
 
 def wide_gallery(label: str, elem_id: str) -> gr.Gallery:
     """A gallery of four-digit images, several per row, in their own 4:1 shape."""
-    return gr.Gallery(label=label, columns=3, height="auto", elem_id=elem_id, elem_classes="wide-gallery",
+    return gr.Gallery(label=label, columns=3, height=620, elem_id=elem_id, elem_classes="wide-gallery",
                       object_fit="contain", allow_preview=False)

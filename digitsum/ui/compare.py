@@ -49,7 +49,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     readings = gr.Dataframe(label="the same input through each checkpoint: digits, each digit's two likeliest "
                                   "values, the sum", interactive=False, elem_id="compare-readings")
     inputs_gallery = gr.Gallery(label="each checkpoint's input, and where it read each digit", columns=2,
-                                height="auto", elem_classes="wide-gallery", allow_preview=False,
+                                height=230, elem_classes="wide-gallery", allow_preview=False,
                                 elem_id="compare-inputs")
     metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_name})", interactive=False)
     per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum", height=240)
