@@ -229,3 +229,26 @@ def test_slices_of_the_test_set_and_where_checkpoints_differ(tmp_path, course_se
     assert (a[disagree] != b[disagree]).all()
     with pytest.raises(DigitsumError):
         svc.slice_differences(["tiny"])
+
+
+def _annotate(path, start, count, source):
+    """One annotator: its own process and its own store on the shared database."""
+    store = LabelStore(path)
+    for item in range(start, start + count):
+        store.save(np.full((40, 168), item % 255, np.uint8), f"{item % 10}{(item // 10) % 10}00", source, item)
+
+
+def test_two_annotators_on_one_database_lose_nothing(tmp_path):
+    import multiprocessing
+    path = tmp_path / "labels.db"
+    LabelStore(path)
+    ctx = multiprocessing.get_context("fork")
+    annotators = [ctx.Process(target=_annotate, args=(path, start, 60, "pool")) for start in (0, 60)]
+    for p in annotators:
+        p.start()
+    for p in annotators:
+        p.join(60)
+        assert p.exitcode == 0
+    labeled = LabelStore(path).labeled_items("pool")
+    assert sorted(labeled) == list(range(120))                   # every label of both annotators
+    assert all(labeled[i] == f"{i % 10}{(i // 10) % 10}00" for i in range(120))
