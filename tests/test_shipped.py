@@ -18,7 +18,8 @@ SHIPPED = sorted(p for p in (ROOT / "checkpoints").iterdir() if (p / "config.jso
 DEFAULT = ROOT / "checkpoints" / "digitsum-reader"
 # what each must reach on 500 fresh course images (a floor well below the measured figures in the
 # README, so the test checks that a checkpoint works, not the last decimal)
-FLOORS = {"digitsum-reader": 0.96, "digitsum-small": 0.95, "naive-concat": 0.0}
+FLOORS = {"digitsum-reader": 0.96, "digitsum-small": 0.95, "naive-concat": 0.0,
+          "sum-head-convnet4": 0.12}   # measured 19 %; the constant answer scores 7 %
 
 
 @pytest.fixture(scope="module")
