@@ -227,8 +227,14 @@ class DigitsumService:
             return self._scores[name]
 
     def warm_up(self) -> threading.Thread:
-        """Score every checkpoint in the background, so the Errors and Compare tabs open fast."""
+        """In the background: one prediction through each checkpoint (so the first stroke finds it
+        loaded and warm), then the test set scored with each (so Errors and Compare open fast)."""
         def run():
+            for name in self.names:
+                try:
+                    self.predict(self.item(0), name)
+                except DigitsumError:
+                    pass
             for name in self.names:
                 try:
                     self.scored(name)
