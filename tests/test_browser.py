@@ -156,7 +156,7 @@ def test_the_first_stroke_predicts_within_a_second_or_so(page):
     text = summary_text(page)
     print(f"first stroke: answered {latency:.2f} s after mouse-up ({drawn - start:.1f} s to draw): {text[:70]!r}")
     assert answered(page), text
-    assert latency < 5.0       # generous for CI's software-rendered Chromium on 2 shared cores
+    assert latency < 3.0       # 0.75 s here; generous for CI's software-rendered Chromium on 2 shared cores
     before = summary_text(page)
     draw_digits(page, "7", strokes=[[(1.3, 0.3), (1.7, 0.3)]])     # a second stroke, in box 2
     drawn = time.time()
