@@ -45,8 +45,9 @@ def _fingerprint(checkpoint_dir: Path, data: CourseDataset) -> str:
     return h.hexdigest()[:20]
 
 
-def score_dataset(model, data: CourseDataset, checkpoint_dir=None, cache_dir=None) -> ScoredSet:
-    """Probabilities for every image, cached on disk (keyed by weights and data) when cache_dir is set."""
+def score_dataset(model, data: CourseDataset, checkpoint_dir=None, cache_dir=None, on_batch=None) -> ScoredSet:
+    """Probabilities for every image, cached on disk (keyed by weights and data) when cache_dir is set;
+    `on_batch(done, total)` follows the scoring."""
     cache = None
     if cache_dir is not None and checkpoint_dir is not None:
         cache = Path(cache_dir) / f"scores-{_fingerprint(checkpoint_dir, data)}.npz"
@@ -54,7 +55,7 @@ def score_dataset(model, data: CourseDataset, checkpoint_dir=None, cache_dir=Non
             with np.load(cache, allow_pickle=False) as z:
                 digit_probs = z["digit_probs"] if z["digit_probs"].size else None
                 return ScoredSet(digit_probs, z["sum_probs"], float(z["rate"]))
-    digit_probs, sum_probs, rate = predict_batches(model, data.images)
+    digit_probs, sum_probs, rate = predict_batches(model, data.images, on_batch=on_batch)
     scored = ScoredSet(digit_probs, sum_probs, rate)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

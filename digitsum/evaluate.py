@@ -13,10 +13,10 @@ from .sumdist import N_SUMS
 
 @torch.no_grad()
 def predict_batches(model, images: np.ndarray, batch_size: int = 512, device=None,
-                    progress: bool = False) -> tuple[np.ndarray | None, np.ndarray, float]:
+                    progress: bool = False, on_batch=None) -> tuple[np.ndarray | None, np.ndarray, float]:
     """(N, h, w) uint8 -> (digit probs (N, 4, 10) or None, sum probs (N, 37), images per second).
     Images of another size than the model's canvas are fitted to it first. The batches go to
-    `device`, by default the model's own."""
+    `device`, by default the model's own. `on_batch(done, total)` is called after each batch."""
     model.eval()
     device = device or next(model.parameters()).device
     canvases = fit_batch(images, model.height, model.width)
@@ -28,6 +28,8 @@ def predict_batches(model, images: np.ndarray, batch_size: int = 512, device=Non
         if digit_probs is not None:
             digit_parts.append(digit_probs.cpu().numpy())
         sum_parts.append(sum_probs.cpu().numpy())
+        if on_batch is not None:
+            on_batch(min(i + batch_size, len(canvases)), len(canvases))
     rate = len(images) / max(time.perf_counter() - start, 1e-9)
     return (np.concatenate(digit_parts) if digit_parts else None), np.concatenate(sum_parts), rate
 

@@ -128,6 +128,8 @@ class DigitsumService:
         self._batchers: dict[str, BatchQueue] = {}
         self._features = None
         self._features_lock = threading.Lock()
+        self._scoring: dict[str, float] = {}   # checkpoint -> fraction scored, while its scoring runs
+        self._warm_thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -222,9 +224,34 @@ class DigitsumService:
                 ckpt_dir = location if location.is_dir() else None
                 start = time.perf_counter()
                 print(f"scoring {name} on {len(self.dataset):,} test images...", flush=True)
-                self._scores[name] = analysis.score_dataset(model, self.dataset, ckpt_dir, self.cache_dir)
+                quarters = set()
+
+                def on_batch(done, total):
+                    self._scoring[name] = done / total       # read by scoring_status(), for the UI
+                    quarter = 4 * done // total
+                    if quarter < 4 and quarter not in quarters and done > 0:
+                        quarters.add(quarter)
+                        print(f"scoring {name}: {done:,} of {total:,}", flush=True)
+
+                self._scoring[name] = 0.0
+                try:
+                    self._scores[name] = analysis.score_dataset(model, self.dataset, ckpt_dir, self.cache_dir,
+                                                                on_batch)
+                finally:
+                    self._scoring.pop(name, None)
                 print(f"scored {name} in {time.perf_counter() - start:.1f} s", flush=True)
             return self._scores[name]
+
+    def scoring_done(self) -> bool:
+        """True once no scoring runs and the background warm-up (if started) has finished."""
+        return not self._scoring and (self._warm_thread is None or not self._warm_thread.is_alive())
+
+    def scoring_status(self) -> str:
+        """'' when no test-set scoring runs, else a line such as 'scoring the test set: reader 40 %'."""
+        running = dict(self._scoring)
+        if not running:
+            return ""
+        return "scoring the test set: " + ", ".join(f"{n} {f:.0%}" for n, f in running.items())
 
     def warm_up(self) -> threading.Thread:
         """In the background: one prediction through each checkpoint (so the first stroke finds it
@@ -241,6 +268,7 @@ class DigitsumService:
                 except DigitsumError:
                     pass  # shown when the user picks that checkpoint
         thread = threading.Thread(target=run, daemon=True, name="digitsum-warm-up")
+        self._warm_thread = thread
         thread.start()
         return thread
 

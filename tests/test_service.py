@@ -252,3 +252,24 @@ def test_two_annotators_on_one_database_lose_nothing(tmp_path):
     labeled = LabelStore(path).labeled_items("pool")
     assert sorted(labeled) == list(range(120))                   # every label of both annotators
     assert all(labeled[i] == f"{i % 10}{(i // 10) % 10}00" for i in range(120))
+
+
+def test_scoring_reports_its_progress_while_it_runs(service, capsys, monkeypatch):
+    """The UI's status line (scoring_status) follows each batch; the console says start and end."""
+    from digitsum import analysis
+    real, seen = analysis.score_dataset, []
+
+    def watched(model, data, ckpt, cache, on_batch):
+        def each_batch(done, total):
+            on_batch(done, total)
+            seen.append(service.scoring_status())
+        return real(model, data, ckpt, cache, each_batch)
+
+    assert service.scoring_status() == "" and service.scoring_done()
+    monkeypatch.setattr(analysis, "score_dataset", watched)
+    service.scored("tiny")
+    assert seen and all(line.startswith("scoring the test set: tiny ") for line in seen)
+    assert seen[-1].endswith("100%")
+    assert service.scoring_status() == "" and service.scoring_done()
+    out = capsys.readouterr().out
+    assert "scoring tiny on" in out and "scored tiny in" in out

@@ -25,6 +25,7 @@ def build(service: DigitsumService) -> gr.Blocks:
     with gr.Blocks(title="digitsum") as demo:   # launch() adds CSS
         gr.Markdown(f"**digitsum**: four handwritten digits, each digit and their sum (0-36). "
                     f"Test set: {service.dataset_name}, {len(service.dataset):,} images.")
+        add_scoring_status(service)
         with gr.Tab("Draw", id="draw"):
             build_draw_tab(service, names)
         with gr.Tab("Upload", id="upload"):
@@ -46,6 +47,20 @@ def build(service: DigitsumService) -> gr.Blocks:
 
 def on_page_open() -> None:
     """Nothing: see build()."""
+
+
+def add_scoring_status(service: DigitsumService) -> None:
+    """A line that follows the background scoring of the test set (Errors and Compare wait for it),
+    polled each second while the scoring runs; the poll stops once nothing is left to score."""
+    status = gr.Markdown(elem_id="scoring-status")
+    timer = gr.Timer(1.0)
+
+    def on_tick():
+        line = service.scoring_status()
+        done = not line and service.scoring_done()
+        return (f"⏳ {line}" if line else ""), gr.Timer(active=not done)
+
+    timer.tick(on_tick, None, [status, timer], show_progress="hidden", **PRIVATE)
 
 
 def add_api(service: DigitsumService, default: str) -> None:
