@@ -92,8 +92,7 @@ class BatchQueue:
         with self._cond:
             if prepared:
                 self._preparing -= 1
-            if self._closed:
-                raise RuntimeError("this batch queue is closed")
+            self._check_open()
             self._queue.append(job)
             self._cond.notify_all()
         return job

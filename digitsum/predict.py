@@ -146,7 +146,8 @@ PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lin
 
 def drawing_to_gray(value) -> np.ndarray:
     """A drawing: a PNG data URL (the app's pad), a Gradio Sketchpad value (a dict with
-    'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32 gray, 1 = paper, with the light guide lines removed."""
+    'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32
+    gray, 1 = paper, with the light guide lines removed."""
     from .errors import BlankImageError
     if isinstance(value, str):   # the app's drawing pad: a PNG data URL ("" once cleared)
         value = decode_data_url(value) if value else None

@@ -49,7 +49,7 @@ class Budget:
     test_n: int            # first N of the test set
     val_limit: int
     steps: dict            # system group -> optimizer steps
-    batch: dict            # system group -> batch size
+    batch: int             # images a step, every four-digit system alike
     mnist_steps: dict      # MNIST model -> steps
     mnist_batch: int
     mnist_train_limit: int
@@ -62,20 +62,20 @@ class Budget:
 BUDGETS = {
     "smoke": Budget("smoke", real_n=256, test_n=64, val_limit=32,
                     steps=dict(convnet=3, resnet=2, naive=2, regression=2, vgg=2, sums_only=2),
-                    batch=dict(convnet=8, resnet=8, naive=8, regression=8, vgg=8, sums_only=8),
+                    batch=8,
                     mnist_test_limits=dict(resnet50=32),
                     mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet50=1), mnist_batch=8,
                     mnist_train_limit=512, mnist_test_limit=64, reader_digits=64, stand_in=True),
     "cpu": Budget("cpu", real_n=20000, test_n=2000, val_limit=500,
                   steps=dict(convnet=200, resnet=100, naive=100, regression=100, vgg=100, sums_only=120),
-                  batch=dict(convnet=32, resnet=32, naive=32, regression=32, vgg=32, sums_only=32),
+                  batch=32,
                   mnist_test_limits=dict(resnet50=2000),
                   mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet50=20), mnist_batch=64,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
     # the seeds' settings: 128-image batches, tens of epochs over 30k real images; 100k naive samples
     "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
                   steps=dict(convnet=4700, resnet=7000, naive=3910, regression=4700, vgg=4700, sums_only=7000),
-                  batch=dict(convnet=128, resnet=128, naive=128, regression=128, vgg=128, sums_only=128),
+                  batch=128,
                   mnist_steps=dict(mlp=9375, cnn2=5625, cnn_k1=4690, cnn_k5=4690, resnet50=4690), mnist_batch=128,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=False),
 }
@@ -106,7 +106,7 @@ class Plan:
 def _common(ctx: Context, group: str, name: str) -> list:
     b = ctx.budget
     steps = b.steps[group]
-    argv = ["--steps", steps, "--batch-size", b.batch[group], "--val", ctx.data["val"], "--val-limit", b.val_limit,
+    argv = ["--steps", steps, "--batch-size", b.batch, "--val", ctx.data["val"], "--val-limit", b.val_limit,
             "--test", ctx.data["test"], "--eval-every", max(1, steps // 2), "--warmup-steps", min(200, steps // 10),
             "--seed", 0, "--device", ctx.device, "--out", ctx.out / "runs" / name,
             "--export", ctx.out / "checkpoints" / name, "--half"]
@@ -136,7 +136,7 @@ def _plan_resnet(ctx: Context, name: str, ema: float) -> Plan:
     notes.append("AdamW (decoupled decay) where the seed had Adam with L2 1e-4")
     ema_flags = ["--ema-decay", 0]
     if ema:   # the seed's 0.99 per step; train's --ema-decay is per 128 images
-        batch = ctx.budget.batch["resnet"]
+        batch = ctx.budget.batch
         ema_flags = ["--ema-decay", round(1 - (1 - ema) * 128 / batch, 6), "--ema-warmup", 10]
         notes.append(f"EMA {ema} per step of {batch} images (--ema-decay {ema_flags[1]} per 128 images), warm-up 10 steps")
     argv = ["--model", model, *_real_only(ctx), "--lr", "1e-3", "--weight-decay", "1e-4", *ema_flags,
@@ -156,10 +156,10 @@ def plan_resnet_ema(ctx, name):
 def plan_naive(ctx: Context, name: str) -> Plan:
     model = "resnet_small" if ctx.budget.name != "gpu" else "resnet18"
     b = ctx.budget
-    seen = b.steps["naive"] * b.batch["naive"]
+    seen = b.steps["naive"] * b.batch
     argv = ["--model", model, "--synthetic-fraction", 1, "--layout", "naive", "--augment", "none",
             *_common(ctx, "naive", name)]
-    notes = [f"{seen:,} freshly drawn naive images ({b.steps['naive']} x {b.batch['naive']}); the seed: a fixed 100k set"]
+    notes = [f"{seen:,} freshly drawn naive images ({b.steps['naive']} x {b.batch}); the seed: a fixed 100k set"]
     return Plan(argv, model, f"{model}, four digit heads, synthetic only: naive 28 px side-by-side concatenations "
                 "of MNIST train digits, no augmentation", notes)
 

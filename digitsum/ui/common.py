@@ -142,6 +142,55 @@ def page_line(total: int, page: int, what: str) -> str:
     return f"**{total}** {what}; showing {first}-{last}, page {page + 1} of {pages}{more}"
 
 
+class PagedGallery:
+    """A gallery of test images shown a page at a time: its count line, ◀ ▶, and the indices it
+    pages through (kept server-side). `caption(key, index)` is drawn into each tile (Gradio's own
+    captions cover a wide tile's lower half); `key` is the component whose value it needs (the
+    checkpoint, or the chosen checkpoints)."""
+
+    def __init__(self, service, label: str, elem_id: str, count_id: str, key: gr.components.Component, caption):
+        self.service, self.caption = service, caption
+        with gr.Row():
+            self.count = gr.Markdown(elem_id=count_id)
+            previous_button = gr.Button("◀", size="sm", scale=0, min_width=50)
+            next_button = gr.Button("▶", size="sm", scale=0, min_width=50)
+        self.gallery = wide_gallery(label, elem_id)
+        self.indices, self.page, self.what = gr.State([]), gr.State(0), gr.State("")
+
+        @ui_errors
+        def on_previous(key_value, indices, page, what):
+            return self.page_items(key_value, indices, page - 1, what)
+
+        @ui_errors
+        def on_next(key_value, indices, page, what):
+            return self.page_items(key_value, indices, page + 1, what)
+
+        paging = [key, self.indices, self.page, self.what]
+        previous_button.click(on_previous, paging, [self.gallery, self.page, self.count], **PRIVATE)
+        next_button.click(on_next, paging, [self.gallery, self.page, self.count], **PRIVATE)
+
+    @property
+    def outputs(self) -> list:
+        """What `opened` fills, in its order."""
+        return [self.gallery, self.indices, self.page, self.what, self.count]
+
+    def page_items(self, key_value, indices, page: int, what: str):
+        """-> (gallery items, page, count line) for page `page` (clamped) of `indices`."""
+        shown, page = page_of(indices, page)
+        items = [(show(self.service.item(i), 3, caption=self.caption(key_value, i)), None) for i in shown]
+        return items, page, page_line(len(indices), page, what)
+
+    def opened(self, key_value, indices, what: str) -> tuple:
+        """The first page of new `indices` ("**N** {what}; showing ..."), as values for `outputs`."""
+        indices = [int(i) for i in indices]
+        items, page, line = self.page_items(key_value, indices, 0, what)
+        return items, indices, page, what, line
+
+    def index_at(self, indices, page: int, position: int) -> int:
+        """The test-set index of the tile clicked at `position` on page `page`."""
+        return page_of(indices, page)[0][position]
+
+
 def wide_gallery(label: str, elem_id: str) -> gr.Gallery:
     """A gallery of four-digit images, several per row, in their own 4:1 shape."""
     return gr.Gallery(label=label, columns=3, height=620, elem_id=elem_id, elem_classes="wide-gallery",

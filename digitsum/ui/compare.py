@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import DigitsumError
 from ..predict import Prediction
 from ..service import DigitsumService
-from .common import PRIVATE, image_file, page_line, page_of, show, ui_errors, wide_gallery
+from .common import PRIVATE, PagedGallery, image_file, show, ui_errors
 
 
 def top_two(probs: np.ndarray) -> str:
@@ -58,8 +58,11 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     finder = gr.Dataframe(label="slice finder", interactive=False, max_height=360, elem_id="slice-finder")
     which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names], value="they disagree",
                      label="test images where")
-    count = gr.Markdown(elem_id="compare-count")
-    gallery = wide_gallery("test images", "compare-gallery")
+    def disagreement_caption(names_, i):
+        reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in names_)
+        return f"#{i} true {service.dataset.sums[i]}  {reads}"
+
+    pages = PagedGallery(service, "test images", "compare-gallery", "compare-count", chosen, disagreement_caption)
     finder_keys = gr.State([])
 
     @ui_errors
@@ -74,25 +77,17 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
                               for n, d in service.per_sum_accuracy(names_).items() for s, a in d.items()])
         return rows, pictures, pd.DataFrame(service.metrics_rows(names_)), curve
 
-    def tiles(names_, idx, what):
-        shown, page = page_of(idx, 0)
-        items = []
-        for i in shown:
-            reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in names_)
-            items.append((show(service.item(i), 3, caption=f"#{i} true {service.dataset.sums[i]}  {reads}"), None))
-        return items, page_line(len(idx), page, what)
-
     @ui_errors
     def on_compare_gallery(names_, which_):
         if len(names_) < 2:
-            return [], "choose two or more checkpoints to see where they disagree"
+            return [], [], 0, "", "choose two or more checkpoints to see where they disagree"
         found = service.disagreements(names_)
         if which_ == "they disagree":
             idx = found["disagree"]
         else:
             name = which_.removeprefix("only ").removesuffix(" is right")
             idx = found["only_right"].get(name, np.zeros(0, int)) if name in names_ else np.zeros(0, int)
-        return tiles(names_, [int(i) for i in idx], f"test images: {which_}")
+        return pages.opened(names_, idx, f"test images: {which_}")
 
     @ui_errors
     def on_finder(names_):
@@ -104,10 +99,10 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     @ui_errors
     def on_finder_row(names_, keys, evt: gr.SelectData):
         if len(names_) < 2 or not keys:
-            return gr.skip(), gr.skip()
+            return (gr.skip(),) * len(pages.outputs)
         feature, label = keys[evt.index[0]]
         idx = service.slice_disagreements(names_, feature, label)
-        return tiles(names_, [int(i) for i in idx], f"images in {feature} = {label} where the checkpoints disagree")
+        return pages.opened(names_, idx, f"images in {feature} = {label} where the checkpoints disagree")
 
     compare_outputs = [readings, inputs_gallery, metrics, per_sum]
     run.click(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
@@ -117,5 +112,5 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         trigger(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
         trigger(on_finder, chosen, [finder, finder_keys], **PRIVATE)
     for trigger in (tab.select, chosen.change, which.change):
-        trigger(on_compare_gallery, [chosen, which], [gallery, count], **PRIVATE)
-    finder.select(on_finder_row, [chosen, finder_keys], [gallery, count], **PRIVATE)
+        trigger(on_compare_gallery, [chosen, which], pages.outputs, **PRIVATE)
+    finder.select(on_finder_row, [chosen, finder_keys], pages.outputs, **PRIVATE)

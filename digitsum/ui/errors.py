@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
-from .common import ANY, PRIVATE, heatmap, page_line, page_of, show, sum_frame, ui_errors, wide_gallery
+from .common import ANY, PRIVATE, PagedGallery, heatmap, show, sum_frame, ui_errors
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
 
@@ -19,14 +19,6 @@ def choice(value):
 def short_caption(service: DigitsumService, name: str, index: int) -> str:
     s = service.scored(name)
     return f"#{index}  true {service.dataset.sums[index]}  read {s.pred_sum[index]} ({s.confidence[index]:.0%})"
-
-
-def gallery_page(service: DigitsumService, name: str, indices, page: int, what: str):
-    """-> (gallery items, page, count line) for page `page` of `indices`."""
-    shown, page = page_of(indices, page)
-    # the caption is part of the picture: Gradio's own captions cover a wide tile's lower half
-    items = [(show(service.item(i), 3, caption=short_caption(service, name, i)), None) for i in shown]
-    return items, page, page_line(len(indices), page, what)
 
 
 def slice_table(rows: list[dict]):
@@ -53,11 +45,8 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         lo = gr.Slider(0, 1, value=0, step=0.05, label="confidence at least")
         hi = gr.Slider(0, 1, value=1, step=0.05, label="confidence at most")
         sort_by = gr.Radio(["loss", "confidence", "index"], value="loss", label="sort by (loss: likely label errors first)")
-    with gr.Row():
-        count = gr.Markdown(elem_id="errors-count")
-        prev_btn = gr.Button("◀", size="sm", scale=0, min_width=50)
-        next_btn = gr.Button("▶", size="sm", scale=0, min_width=50)
-    gallery = wide_gallery("test images (click one for its detail)", "errors-gallery")
+    pages = PagedGallery(service, "test images (click one for its detail)", "errors-gallery", "errors-count", ckpt,
+                         lambda name, i: short_caption(service, name, i))
     with gr.Row():
         detail_img = gr.Image(label="detail: the model's input, and where it read each digit", interactive=False)
         detail_md = gr.Markdown()
@@ -74,7 +63,6 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     gr.Markdown("### Accuracy by layout slice\nMeasured from each image itself (gaps and margins in px of the "
                 "course canvas). Click a row to see that slice's images, misread ones first.")
     slices = gr.Dataframe(label="slices", interactive=False, max_height=420, elem_id="slices-table")
-    indices, page, what = gr.State([]), gr.State(0), gr.State("")
     slice_keys = gr.State([])
 
     def matrices(name, rate, hide):
@@ -88,17 +76,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     @ui_errors
     def on_errors(name, t, p, pl, low, high, sort):
         idx = [int(i) for i in service.errors(name, choice(t), choice(p), choice(pl), low, high, sort)]
-        label = f"of {len(service.dataset):,} test images are misread and match"
-        items, pg, line = gallery_page(service, name, idx, 0, label)
-        return items, idx, pg, label, line
-
-    @ui_errors
-    def on_previous(name, idx, pg, label):
-        return gallery_page(service, name, idx, pg - 1, label)
-
-    @ui_errors
-    def on_next(name, idx, pg, label):
-        return gallery_page(service, name, idx, pg + 1, label)
+        return pages.opened(name, idx, f"of {len(service.dataset):,} test images are misread and match")
 
     @ui_errors
     def on_matrices(name, rate, hide):
@@ -111,7 +89,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
 
     @ui_errors
     def on_error_select(name, idx, pg, evt: gr.SelectData):
-        index = page_of(idx, pg)[0][evt.index]   # the gallery shows one page of `idx`
+        index = pages.index_at(idx, pg, evt.index)
         d = service.detail(name, index)
         pred = d["prediction"]
         labels = [{str(k): float(p[k]) for k in range(10)} for p in d["digit_probs"]] \
@@ -120,17 +98,13 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         picture = show(pred.canvas, 4, x_centres=pred.x_centres, digits=pred.digits)
         return (picture, md, *labels, sum_frame(d["sum_probs"]))
 
-    def opened(name, idx, label):
-        items, pg, line = gallery_page(service, name, [int(i) for i in idx], 0, label)
-        return items, [int(i) for i in idx], pg, label, line
-
     @ui_errors
     def on_cell(name, kind, evt: gr.SelectData):
         row, col = evt.index
         if col == 0:  # the 'true' column
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         idx = service.confusion_examples(name, kind, int(row), int(col) - 1)
-        return opened(name, idx, f"images with true {kind} {row} predicted as {col - 1}")
+        return pages.opened(name, idx, f"images with true {kind} {row} predicted as {col - 1}")
 
     # Gradio passes the click only to a parameter annotated gr.SelectData in the function it is
     # given: functools.partial hides that annotation, so each matrix gets a function of its own
@@ -144,20 +118,18 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     def on_slice(name, keys, evt: gr.SelectData):
         feature, label = keys[evt.index[0]]
         idx = service.slice_images(name, feature, label)
-        return opened(name, idx, f"images in the slice {feature} = {label}")
+        return pages.opened(name, idx, f"images in the slice {feature} = {label}")
 
     filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by]
-    shown = [gallery, indices, page, what, count]
+    shown = pages.outputs
     for component in filters:
         component.change(on_errors, filters, shown, **PRIVATE)
     tab.select(on_errors, filters, shown, **PRIVATE)
-    prev_btn.click(on_previous, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
-    next_btn.click(on_next, [ckpt, indices, page, what], [gallery, page, count], **PRIVATE)
     for trigger in (ckpt.change, by_rate.change, hide_diag.change, tab.select):
         trigger(on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE)
     for trigger in (ckpt.change, tab.select):
         trigger(on_slices, ckpt, [slices, slice_keys], **PRIVATE)
-    gallery.select(on_error_select, [ckpt, indices, page],
+    pages.gallery.select(on_error_select, [ckpt, pages.indices, pages.page],
                    [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE)
     digit_cm.select(on_digit_cell, ckpt, shown, **PRIVATE)
     sum_cm.select(on_sum_cell, ckpt, shown, **PRIVATE)
