@@ -56,14 +56,19 @@ def _one(text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator) -> n
     shear, angle = rng.uniform(-0.35, 0.35), rng.uniform(-12, 12)
     canvas = canvas.transform(canvas.size, Image.Transform.AFFINE, (1, shear, -shear * SIZE, 0, 1, 0),
                               Image.Resampling.BILINEAR).rotate(angle, Image.Resampling.BILINEAR)
-    box = canvas.getbbox()
-    glyph = canvas.crop(box)
+    return to_mnist_box(canvas)
+
+
+def to_mnist_box(canvas: Image.Image) -> np.ndarray:
+    """White-on-black glyph of any size -> (28, 28) uint8 as MNIST stores digits: the ink's box
+    scaled so its longer side is 20 px, placed so its centre of mass is the patch's centre."""
+    glyph = canvas.crop(canvas.getbbox())
     scale = 20 / max(glyph.size)
     glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))),
                          Image.Resampling.LANCZOS)
     ink = np.asarray(glyph, np.float32)
     ys, xs = np.indices(ink.shape)
-    cy, cx = (ys * ink).sum() / ink.sum(), (xs * ink).sum() / ink.sum()
+    cy, cx = (ys * ink).sum() / max(ink.sum(), 1e-6), (xs * ink).sum() / max(ink.sum(), 1e-6)
     out = np.zeros((28, 28), np.uint8)
     top, left = int(round(14 - cy)), int(round(14 - cx))
     top, left = min(max(top, 0), 28 - ink.shape[0]), min(max(left, 0), 28 - ink.shape[1])

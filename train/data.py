@@ -84,13 +84,22 @@ def load_labels_db(path, model, device) -> LabeledTensors | None:
 
 
 def digit_pool(args) -> tuple[np.ndarray, np.ndarray]:
-    """The synthetic generator's digits: MNIST train, plus printed font digits (--font-digits)."""
+    """The synthetic generator's digits: MNIST train, plus printed font digits (--font-digits), other
+    writers' pen trajectories (--pen-digits) and synthesized pen styles (--style-digits), each the
+    given share of the pool (so of every batch, on average)."""
+    from digitsum.fontdigits import render_font_digits
+    from digitsum.strokedigits import render_pen_digits, render_style_digits
     pool_x, pool_y = load_mnist("train")
-    if args.font_digits:   # printed digit shapes beside MNIST's handwriting (the same share in every batch, on average)
-        from digitsum.fontdigits import render_font_digits
-        fx, fy = render_font_digits(round(len(pool_x) * args.font_digits / (1 - args.font_digits)), seed=args.seed)
-        pool_x, pool_y = np.concatenate([pool_x, fx]), np.concatenate([pool_y, fy.astype(pool_y.dtype)])
-    return pool_x, pool_y
+    shares = {render_font_digits: args.font_digits, render_pen_digits: getattr(args, "pen_digits", 0.0),
+              render_style_digits: getattr(args, "style_digits", 0.0)}
+    total = round(len(pool_x) / (1 - sum(shares.values())))
+    xs, ys = [pool_x], [pool_y]
+    for render, share in shares.items():
+        if share:
+            x, y = render(round(total * share), seed=args.seed)
+            xs.append(x)
+            ys.append(y.astype(pool_y.dtype))
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def load_eval_sets(args) -> tuple:

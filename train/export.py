@@ -21,10 +21,17 @@ def card_info(args, command, step, wall, device) -> dict:
             "data": f"real sum-only {[str(p) for p in args.real]}, real with digits {[str(p) for p in args.real_digits]}, "
                     f"labels db {args.labels_db}, synthetic fraction {args.synthetic_fraction} "
                     f"(layout {args.layout}, augment {args.augment}, MNIST train digits"
-                    + (f" + {args.font_digits:.0%} printed font digits)" if args.font_digits else ")"),
+                    + digit_sources(args) + ")",
             "steps": f"{step} x {args.batch_size} images", "wall time": f"{wall / 60:.1f} min",
             "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
             "ema decay": args.ema_decay}
+
+
+def digit_sources(args) -> str:
+    """The digit pool's other sources and their shares, as the model card says them."""
+    named = (("font_digits", "printed font digits"), ("pen_digits", "pendigits writers' pen trajectories"),
+             ("style_digits", "synthesized pen styles"))
+    return "".join(f" + {getattr(args, k, 0):.0%} {what}" for k, what in named if getattr(args, k, 0))
 
 
 def val_metrics(record: dict) -> dict:

@@ -49,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--font-digits", type=float, default=0.0,
                    help="share of the synthetic generator's digit pool that is printed digits of matplotlib's "
                         "fonts (digitsum.fontdigits), the rest MNIST train digits")
+    g.add_argument("--pen-digits", type=float, default=0.0,
+                   help="share of the digit pool that is other writers' pen trajectories (UCI pendigits, "
+                        "digitsum.strokedigits), drawn with random pens")
+    g.add_argument("--style-digits", type=float, default=0.0,
+                   help="share of the digit pool drawn by the stroke synthesizer of styles MNIST lacks "
+                        "(flagged 1, crossed 7, open 4, round 6 and 9, looped 2, ...; digitsum.strokedigits)")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
@@ -148,6 +154,10 @@ def validate(a: argparse.Namespace) -> None:
     need(a.synthetic_fraction < 1 or not (a.real or a.real_digits or a.labels_db),
          "--synthetic-fraction 1 leaves no room for the real data given; lower it")
     need(0.0 <= a.font_digits < 1.0, "--font-digits must lie in [0, 1)")
+    need(0.0 <= a.pen_digits < 1.0, "--pen-digits must lie in [0, 1)")
+    need(0.0 <= a.style_digits < 1.0, "--style-digits must lie in [0, 1)")
+    need(a.font_digits + a.pen_digits + a.style_digits < 1.0,
+         "--font-digits, --pen-digits and --style-digits together must leave room for MNIST's digits (sum below 1)")
     need(a.lr > 0, "--lr must be positive")
     need(0.0 <= a.ema_decay < 1.0, "--ema-decay must lie in [0, 1)")
     need(0.0 <= a.label_smoothing < 1.0, "--label-smoothing must lie in [0, 1)")
