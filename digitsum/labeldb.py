@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import DataError
+from .errors import DataError, shorten
 from .realdata import CourseDataset, save_course_dataset
 
 SCHEMA = """
@@ -47,7 +47,7 @@ def parse_digits(text) -> list[int]:
         ok = len(items) == 4 and all(_is_digit_value(v) for v in items)
         values = [int(v) for v in items] if ok else []
     if not ok:
-        raise DataError(f"type exactly four digits 0-9 (got {text!r})")
+        raise DataError(f"type exactly four digits 0-9 (got {shorten(text, quote=True)})")
     return values
 
 

@@ -16,7 +16,7 @@ from . import analysis, slices
 from .atomic import atomic_folder
 from .batching import BatchQueue
 from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
-from .errors import DataError, DigitsumError
+from .errors import DataError, DigitsumError, shorten
 from .labeldb import LabelStore, parse_digits
 from .predict import Prediction, finish, forward, prepare
 from .preprocess import load_image_file
@@ -47,7 +47,7 @@ def _checked_index(index, count: int, what: str, prefix: str = "") -> int:
     try:
         index = int(index)
     except (TypeError, ValueError, OverflowError):
-        raise DataError(f"{prefix}the index must be a whole number (got {index!r})") from None
+        raise DataError(f"{prefix}the index must be a whole number (got {shorten(index, quote=True)})") from None
     if not 0 <= index < count:
         raise DataError(f"{prefix}index {index} is outside {what} (0-{count - 1})")
     return index
@@ -138,7 +138,7 @@ class DigitsumService:
 
     def model(self, name: str):
         if name not in self.locations:
-            raise DigitsumError(f"unknown checkpoint {name!r}; choose from {', '.join(self.names)}")
+            raise DigitsumError(f"unknown checkpoint {shorten(name, quote=True)}; choose from {', '.join(self.names)}")
         with self._load_lock:
             if name not in self._models:
                 self._models[name] = load_checkpoint(self.locations[name])
@@ -434,7 +434,7 @@ class DigitsumService:
         if not isinstance(name, str) or not name:
             raise DataError("type a name for the export folder, e.g. labeled-1")
         if not EXPORT_NAME.fullmatch(name) or ".." in name:
-            raise DataError(f"{name!r} is not a plain folder name: use letters, digits, '.', '_' and '-' "
+            raise DataError(f"{shorten(name, quote=True)} is not a plain folder name: use letters, digits, '.', '_' and '-' "
                             f"only (no '/', '\\' or '..', at most 64), e.g. labeled-1")
         folder = self.exports_dir / name
         if os.path.lexists(folder) and not (folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir())):

@@ -16,6 +16,10 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import sys
+import threading
+import time
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -153,9 +157,9 @@ class Browser:
     """Calls a handler as the app's web page does: files through /upload, then /queue/join with
     the handler's fn_index and a session, then the session's event stream."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float = 60):
         import httpx
-        self.http = httpx.Client(base_url=url, timeout=60)
+        self.http = httpx.Client(base_url=url, timeout=timeout)
         deps = self.http.get("config").json()["dependencies"]
         self.fn_index = {}
         for d in deps:
@@ -348,3 +352,104 @@ def test_clicking_a_confusion_cell_opens_its_images(app_run, handler, kind):
     gallery, _, _, _, count = out["data"]     # (the middle outputs are server-side state)
     assert len(gallery) == min(int(matrix[true, pred]), len(gallery)) and len(gallery) > 0
     assert f"**{int(matrix[true, pred])}** images with true {kind} {true} predicted as {pred}" in count
+
+
+# ---------------------------------------------------------------- 1 MB of text to every entry that takes text
+BIG = "a/" * 2**19        # 1 MB, one word: what a quadratic scan of a word takes longest on
+QUICK_ANSWER = 2.0        # s: the most any of them may take
+MESSAGE_LIMIT = 500       # characters a message may have, whatever was sent
+
+
+def drawing_url() -> str:
+    return "data:image/png;base64," + base64.b64encode(drawing_png()).decode()
+
+
+# handler, inputs (FILE: a good drawing uploaded; BIG: 1 MB), shown_in (None: a gr.Error), words in the answer
+LONG_TEXT = [
+    ("api-checkpoint-name", "predict_json", [FILE, BIG], None, "unknown checkpoint"),
+    ("compare-checkpoint-names", "on_compare", [[BIG], None, 0], None, "not in the list of choices"),
+    ("compare-which", "on_compare_gallery", [[T], BIG], None, "not in the list of choices"),
+    ("label-text", "on_label_submit", [BIG, None, None], 4, "type exactly four digits 0-9"),
+    ("export-name", "on_export", [BIG], None, "is not a plain folder name"),
+    ("draw-digits-box", "on_draw_save", ["<drawing>", BIG, T], 0, "type exactly four digits 0-9"),
+    ("draw-pad-value", "on_draw", [BIG, T], None, "the drawing is not a PNG data URL"),
+    ("draw-pad-bad-base64", "on_draw", ["data:image/png;base64," + BIG[:900_000], T], None,
+     "the drawing could not be decoded"),
+    ("draw-checkpoint", "on_draw", ["<drawing>", BIG], None, "not in the list of choices"),
+    ("upload-checkpoint", "on_upload", [FILE, BIG], None, "not in the list of choices"),
+    ("item-checkpoint", "on_item", [None, 0, BIG], None, "not in the list of choices"),
+    ("errors-true-sum", "on_errors", [T, BIG, "any", "any", 0, 1, "loss"], None, "not in the list of choices"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_process(tmp_path_factory, course_set, tiny_checkpoint, make_course_set):
+    """`python app.py` in its own process: a request that holds the interpreter (a regex holds the
+    GIL) must freeze only that process, so that the test can time it and fail rather than hang."""
+    tmp = tmp_path_factory.mktemp("hostile-process")
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--checkpoints", str(tiny_checkpoint),
+                             "--data", str(course_set), "--label-data", str(make_course_set(8, seed=9)),
+                             "--labels-db", str(tmp / "labels.db"), "--cache-dir", str(tmp / "cache"),
+                             "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp)
+    output, ready = [], threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            output.append(line)
+            if "ready at" in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(120):
+        proc.kill()
+        pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
+    url = f"http://127.0.0.1:{port}/"
+    yield dict(url=url, browser=Browser(url, timeout=20), output=output, tmp=tmp)
+    proc.kill()
+    proc.wait(10)
+
+
+@pytest.mark.parametrize("case", LONG_TEXT, ids=[c[0] for c in LONG_TEXT])
+def test_a_megabyte_of_text_gets_a_quick_short_answer(app_process, tmp_path, case):
+    """Each entry that takes text, sent 1 MB of it: a one-line answer of at most MESSAGE_LIMIT
+    characters within QUICK_ANSWER s, and the app keeps answering page loads and predictions."""
+    import httpx
+    _, handler, inputs, shown_in, words = case
+    browser = app_process["browser"]
+    browser.new_session()
+    inputs = list(inputs)
+    if handler == "on_label_submit":
+        ok, out = browser.call("on_label_open", -1)
+        assert ok, out
+    if FILE in inputs:
+        drawing = tmp_path / "drawing.png"
+        drawing.write_bytes(drawing_png())
+        inputs[inputs.index(FILE)] = browser.upload(drawing)
+    if "<drawing>" in inputs:
+        inputs[inputs.index("<drawing>")] = drawing_url()
+    start = time.perf_counter()
+    try:
+        success, output = browser.call(handler, *inputs)
+    except httpx.TimeoutException:
+        pytest.fail(f"{handler}: no answer within {browser.http.timeout.read} s (the app is frozen)")
+    took = time.perf_counter() - start
+    if shown_in is None:
+        assert not success, output
+        message = output.get("error")
+    else:
+        assert success, output
+        message = output["data"][shown_in]
+    assert message and words in message, message[:300] if message else message
+    assert "\n" not in message.strip() and len(message) <= MESSAGE_LIMIT, (len(message), message[:300])
+    assert took < QUICK_ANSWER, f"{handler} took {took:.1f} s"
+    start = time.perf_counter()
+    assert browser.http.get("").status_code == 200          # the page still loads, at once
+    good = tmp_path / "good.png"
+    good.write_bytes(drawing_png())
+    ok, out = browser.call("predict_json", browser.upload(good), T)
+    assert ok and len(out["data"][0]["digits"]) == 4, out
+    assert time.perf_counter() - start < QUICK_ANSWER

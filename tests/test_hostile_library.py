@@ -128,6 +128,8 @@ ERRORS = [
     ("a digit above 9", lambda: parse_digits([10, 2, 3, 4]), DataError, "four digits 0-9"),
     ("five digits", lambda: parse_digits("31415"), DataError, "four digits 0-9"),
     ("not a sequence", lambda: parse_digits(3141), DataError, "four digits 0-9"),
+    ("a megabyte of digits", lambda: parse_digits("7" * 2**20), DataError,
+     "(got '777777777777777777777777777777777777777777777777777777777777'… (1,048,576 characters))"),
 ]
 
 

@@ -10,7 +10,7 @@ import gradio as gr  # noqa: E402
 
 from ..errors import DigitsumError  # noqa: E402
 from ..service import DigitsumService  # noqa: E402
-from .common import CSS, PRIVATE, ui_errors  # noqa: E402,F401  (CSS: for launch)
+from .common import CSS, PRIVATE, bound_messages, ui_errors  # noqa: E402,F401  (CSS: for launch)
 from .compare import build_compare_tab  # noqa: E402
 from .draw import build_draw_tab  # noqa: E402
 from .errors import build_errors_tab  # noqa: E402
@@ -42,6 +42,7 @@ def build(service: DigitsumService) -> gr.Blocks:
         # a no-op round trip at page load opens the page's event connection, which the first event
         # of a page otherwise pays for (~1 s measured): the first stroke is then answered at once
         demo.load(on_page_open, None, None, show_progress="hidden", **PRIVATE)
+    bound_messages(demo)
     return demo
 
 

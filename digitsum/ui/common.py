@@ -12,14 +12,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import DigitsumError
+from ..errors import DigitsumError, shorten
 
 PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, refused by gradio_client
 ANY = "any"
 PAGE = 24                                  # gallery images per page
 PREDICT_CONCURRENCY = 8                    # a class drawing at once: predictions run together (and batch)
-# where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user
-UPLOAD_DIR = re.compile(r"[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
+# where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user. The
+# match starts only where a word starts (the look-behind), so one scan costs time linear in the text:
+# a scan from every position of a long word cost its square (a 60,000-character name froze the app)
+UPLOAD_DIR = re.compile(r"(?<![^\s'\"])[^\s'\"]*[/\\][0-9a-f]{32,}[/\\](?=[^/\\\s])")
+MESSAGE_LIMIT = 400                        # characters of a message the user is shown
 MARK = (230, 30, 30)
 # wide four-digit tiles instead of Gradio's square ones (no padding around a 4:1 image)
 CSS = """
@@ -30,8 +33,15 @@ CSS = """
 
 
 def user_message(error: BaseException | str) -> str:
-    """One line, without the server's temporary upload folders (a file is called by its own name)."""
-    return UPLOAD_DIR.sub("", " ".join(str(error).split())) or type(error).__name__
+    """One line of at most MESSAGE_LIMIT characters, without the server's temporary upload folders
+    (a file is called by its own name). Bounded before any scan: whatever a request put in the
+    error, this costs the same."""
+    text = error if isinstance(error, str) else str(error)
+    cut = len(text) > 4 * MESSAGE_LIMIT
+    text = UPLOAD_DIR.sub("", " ".join(text[:4 * MESSAGE_LIMIT].split()))
+    if cut or len(text) > MESSAGE_LIMIT:
+        text = text[:MESSAGE_LIMIT].rstrip() + " …"
+    return text or type(error).__name__
 
 
 def ui_errors(fn):
@@ -46,11 +56,38 @@ def ui_errors(fn):
         except gr.Error as e:
             raise gr.Error(user_message(e.message), print_exception=False) from None
         except Exception as e:
-            print(f"digitsum app: {fn.__name__} failed:", file=sys.stderr)
-            traceback.print_exc()
+            trace = traceback.format_exc()
+            if len(trace) > 20 * MESSAGE_LIMIT:   # an exception may carry what a request sent: bounded
+                trace = f"{trace[:10 * MESSAGE_LIMIT]}\n[... {len(trace):,} characters ...]\n{trace[-10 * MESSAGE_LIMIT:]}"
+            print(f"digitsum app: {fn.__name__} failed:\n{trace}", file=sys.stderr, end="")
             raise gr.Error(f"something went wrong ({type(e).__name__}) and was logged on the server; "
                            "please try again or try another input", print_exception=False) from None
     return wrapper
+
+
+def bound_messages(demo: gr.Blocks) -> None:
+    """Gradio's own checks of a request (a choice that is not in a Dropdown's list, say) repeat
+    what was sent, in full, to the page: each component's message is bounded as the handlers' are."""
+    for block in demo.blocks.values():
+        if callable(getattr(block, "preprocess", None)):
+            block.preprocess = _bounded(block, block.preprocess)
+
+
+def _bounded(block, preprocess):
+    @functools.wraps(preprocess)
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error as e:
+            message = str(e.message)
+            choices = [value for _, value in getattr(block, "choices", None) or []]
+            if choices and "not in the list of choices" in message:
+                sent = payload if isinstance(payload, list) else [payload]
+                wrong = next((v for v in sent if v not in choices), payload)
+                message = (f"{shorten(wrong, quote=True)} is not in the list of choices for "
+                           f"{getattr(block, 'label', None) or 'this input'}: {', '.join(map(str, choices))}")
+            raise gr.Error(user_message(message), print_exception=False) from None
+    return checked
 
 
 def image_file(**kwargs) -> gr.Image:
