@@ -177,10 +177,12 @@ def decode_data_url(url: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     from .errors import DataError
+    from .preprocess import open_within_budget, reduce_to_work_size
     if not url.startswith(DATA_URL) or len(url) > MAX_DRAWING_BYTES:
         raise DataError("the drawing is not a PNG data URL of a sensible size")
     try:
         with Image.open(io.BytesIO(base64.b64decode(url[len(DATA_URL):], validate=True))) as im:
-            return np.asarray(im.convert("RGBA"))
+            # its size is checked from the header, before decoding (a 59 kB URL can hold 13000x13000 px)
+            return np.asarray(reduce_to_work_size(open_within_budget(im, "the drawing")).convert("RGBA"))
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
         raise DataError("the drawing could not be decoded as a PNG") from None

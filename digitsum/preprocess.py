@@ -17,21 +17,60 @@ from .errors import BlankImageError, DataError
 DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
 MAX_GAP = 12           # px between digits (at native size) that a too-wide image is squeezed to
-MAX_PIXELS = 40_000_000  # larger uploads are refused, not decoded
+# The pixel budget of every image a user sends (a file, the drawing pad, an item of a .npy set),
+# checked from its header before anything is decoded: larger images are refused in one line, except
+# JPEGs, which are decoded at 1/2, 1/4 or 1/8 scale (PIL's draft) to fit. Decoded images above
+# WORK_PIXELS are then reduced (box averages) before the float work of reading them, so that the
+# largest image accepted costs about 1 s and 100 MB (README, hostile input).
+MAX_PIXELS = 8_000_000
+WORK_PIXELS = 2_000_000
+MAX_ASPECT = 50          # four digits side by side are ~4:1; a 13,000,000x3 strip is no photo of them
+
+
+def check_size(width: int, height: int, name) -> None:
+    """A one-line DataError naming `name` unless width x height fits the pixel budget and shape."""
+    if width * height > MAX_PIXELS:
+        raise DataError(f"{name}: image of {width}x{height} px is too large (max {MAX_PIXELS:,} px); "
+                        "send a smaller copy")
+    if min(width, height) < 1 or max(width, height) > MAX_ASPECT * min(width, height):
+        raise DataError(f"{name}: image of {width}x{height} px is too elongated for four digits "
+                        f"(at most {MAX_ASPECT} times as wide as high, or as high as wide)")
+
+
+def open_within_budget(im: Image.Image, name) -> Image.Image:
+    """An opened, not yet decoded image -> decoded, within the pixel budget (see MAX_PIXELS); else a
+    one-line DataError naming `name`."""
+    if im.width * im.height > MAX_PIXELS and im.format == "JPEG":
+        # the first of 1/2, 1/4, 1/8 that fits (at 1/8 it may still not: refused below)
+        scale = next((s for s in (2, 4, 8) if -(-im.width // s) * -(-im.height // s) <= MAX_PIXELS), 8)
+        im.draft(im.mode, (max(1, im.width // scale), max(1, im.height // scale)))
+    check_size(im.width, im.height, name)
+    im.load()
+    return im
+
+
+def reduce_to_work_size(im: Image.Image) -> Image.Image:
+    """A decoded image larger than WORK_PIXELS, reduced by a whole factor (box averages) to fit."""
+    factor = int(np.ceil((im.width * im.height / WORK_PIXELS) ** 0.5))
+    if factor <= 1:
+        return im
+    if im.mode.startswith("I;16"):
+        im = im.convert("I")          # the same 16-bit values, in a mode reduce() averages
+    elif im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        im = im.convert("RGBA")       # palette indices, 1-bit, CMYK...: averaged as colours
+    return im.reduce(factor)
 
 
 def load_image_file(path) -> np.ndarray:
-    """Decode an image file to a float32 gray array in [0, 1] (see `to_gray`)."""
+    """Decode an image file to a float32 gray array in [0, 1] (see `to_gray`), within the pixel
+    budget (see MAX_PIXELS)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such image file")
     try:
         with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise DataError(f"{path}: image of {im.width}x{im.height} px is too large (max {MAX_PIXELS:,} px)")
-            im.load()
             # a phone stores its photo sideways with an EXIF note of how to turn it: apply it
-            return to_gray(ImageOps.exif_transpose(im))
+            return to_gray(reduce_to_work_size(ImageOps.exif_transpose(open_within_budget(im, path))))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
 
@@ -43,6 +82,8 @@ def to_gray(image) -> np.ndarray:
             rgba = image.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(white, rgba)
+        if image.mode == "F":   # a float image (a float TIFF): 0..1 or 0..255, as an array says
+            return to_gray(np.asarray(image, dtype=np.float32))
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(image, dtype=np.float32)
             return (arr / (65535.0 if arr.max() > 255 else 255.0)).clip(0, 1)
@@ -204,6 +245,8 @@ def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
     """Any image -> (height, width) float32 canvas in [0, 1], white on black, as the model expects.
     Raises BlankImageError for blank or near-blank input."""
     gray = to_gray(image)
+    if gray.size > WORK_PIXELS:   # (an array: a file was reduced when it was decoded)
+        gray = np.asarray(reduce_to_work_size(Image.fromarray(gray, "F")), np.float32)
     if gray.shape == (height, width):   # a course image: exactly what training saw
         wob = to_white_on_black(gray)
         _ink_masks(wob)

@@ -19,7 +19,7 @@ from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
 from .errors import DataError, DigitsumError, shorten
 from .labeldb import LabelStore, parse_digits
 from .predict import Prediction, finish, forward, prepare
-from .preprocess import load_image_file
+from .preprocess import check_size, load_image_file
 from .realdata import CourseDataset, load_dataset, save_course_dataset
 from .sumdist import most_likely_digits_for_sum
 
@@ -51,6 +51,19 @@ def _checked_index(index, count: int, what: str, prefix: str = "") -> int:
     if not 0 <= index < count:
         raise DataError(f"{prefix}index {index} is outside {what} (0-{count - 1})")
     return index
+
+
+def _npy_shape(path) -> tuple | None:
+    """The shape a .npy file's header declares (None when the header cannot be read: np.load
+    then says what is wrong). Reads the header only."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(path, "rb") as f:
+            reader = readers.get(np.lib.format.read_magic(f))
+            shape = reader(f)[0] if reader else None
+    except (OSError, ValueError, SyntaxError, TypeError):
+        return None
+    return tuple(shape) if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape) else None
 
 
 def discover_checkpoints(specs) -> dict[str, str]:
@@ -185,6 +198,9 @@ class DigitsumService:
             raise DataError(f"{name}: cannot be read ({e.strerror or e})") from None
         if Path(path).suffix.lower() != ".npy" or magic != b"\x93NUMPY":
             raise DataError(f"{name}: not a NumPy .npy file")
+        shape = _npy_shape(path)
+        if shape is not None and len(shape) == 3:   # the pixel budget, from the header alone
+            check_size(shape[2], shape[1], f"{name}: each image")
         try:
             images = np.load(path, allow_pickle=False, mmap_mode="r")
         except ValueError as e:

@@ -52,6 +52,17 @@ def png_header_only(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
+def npy_header_only(shape: tuple, descr: str = "|u1") -> bytes:
+    """A .npy header that declares `shape`, and no data: what a huge set looks like to a header check."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 def npy_bytes(array: np.ndarray, allow_pickle: bool = False) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=allow_pickle)
@@ -113,6 +124,27 @@ CASES = [
          ("notes.png", b"my notes\n" * 50)),
     Case("api-truncated-png", "predict_json", [FILE, T], "half.png: not a readable image",
          ("half.png", noise_png()[:6000])),
+    # one pixel budget for every image, checked from the header before decoding
+    Case("pixels-upload-over-budget", "on_upload", [FILE, T], "big.png: image of 3000x3000 px is too large (max",
+         ("big.png", png_header_only(3000, 3000))),
+    Case("pixels-upload-13000000x3", "on_upload", [FILE, T], "strip.png: image of 13000000x3 px is too large",
+         ("strip.png", png_header_only(13_000_000, 3))),
+    Case("pixels-upload-long-strip", "on_upload", [FILE, T], "strip.png: image of 2600000x3 px is too elongated",
+         ("strip.png", png_header_only(2_600_000, 3))),
+    Case("pixels-upload-tall-strip", "on_upload", [FILE, T], "tall.png: image of 3x2000000 px is too elongated",
+         ("tall.png", png_header_only(3, 2_000_000))),
+    Case("pixels-api-over-budget", "predict_json", [FILE, T], "big.png: image of 3000x3000 px is too large (max",
+         ("big.png", png_header_only(3000, 3000))),
+    Case("pixels-compare-over-budget", "on_compare", [[T], FILE, 0], "big.png: image of 3000x3000 px is too large",
+         ("big.png", png_header_only(3000, 3000))),
+    Case("pixels-draw-over-budget", "on_draw", [data_url(png_header_only(13000, 13000)), T],
+         "the drawing: image of 13000x13000 px is too large (max"),
+    Case("pixels-draw-long-strip", "on_draw", [data_url(png_header_only(1_000_000, 4)), T],
+         "the drawing: image of 1000000x4 px is too elongated"),
+    Case("pixels-npy-over-budget", "on_item", [FILE, 0, T], "big.npy: each image: image of 3000x3000 px is too large",
+         ("big.npy", npy_header_only((2, 3000, 3000)))),
+    Case("pixels-npy-long-strip", "on_item", [FILE, 0, T], "strip.npy: each image: image of 400000x4 px is too elongated",
+         ("strip.npy", npy_header_only((1, 4, 400_000)))),
     # Draw tab: the pad's value is not a PNG data URL
     Case("draw-not-png", "on_draw", ["data:image/png;base64,bm90IGEgcG5n", T], "the drawing could not be decoded"),
     Case("draw-not-data-url", "on_draw", ["/etc/passwd", T], "the drawing is not a PNG data URL"),

@@ -19,7 +19,7 @@ from digitsum.labeldb import parse_digits
 from digitsum.mnist import load_mnist
 from digitsum.models import create_model
 from digitsum.predict import NotFourDigitsError, predict_image
-from digitsum.preprocess import fit_to_canvas, load_image_file, to_gray
+from digitsum.preprocess import MAX_PIXELS, WORK_PIXELS, fit_to_canvas, load_image_file, to_gray
 
 SHIPPED = "checkpoints/digitsum-reader"
 
@@ -282,3 +282,71 @@ def test_an_image_file_with_exif_rotation_is_turned_upright(tmp_path):
     sideways.save(tmp_path / "phone.jpg", exif=exif, quality=95)
     gray = load_image_file(tmp_path / "phone.jpg")
     assert gray.shape == row.shape
+
+
+# ------------------------------------------------------------------ one pixel budget for every image
+def _png_header_only(width, height) -> bytes:
+    """A tiny PNG that claims width x height pixels: a decompression bomb before it is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def _decode_data_url(png: bytes):
+    import base64
+    from digitsum.predict import decode_data_url
+    return decode_data_url("data:image/png;base64," + base64.b64encode(png).decode())
+
+
+TOO_MANY_PIXELS = [   # name None: sent as the drawing pad's data URL
+    ("a file over the budget", "big.png", _png_header_only(3000, 3000), "big.png: image of 3000x3000 px is too large"),
+    ("a 13,000,000x3 file", "strip.png", _png_header_only(13_000_000, 3), "image of 13000000x3 px is too large"),
+    ("a strip within the budget", "strip.png", _png_header_only(2_000_000, 3), "image of 2000000x3 px is too elongated"),
+    ("a drawing over the budget", None, _png_header_only(13000, 13000), "the drawing: image of 13000x13000 px is too large"),
+    ("a drawing strip", None, _png_header_only(4, 600_000), "the drawing: image of 4x600000 px is too elongated"),
+]
+
+
+@pytest.mark.parametrize("case,name,data,message", TOO_MANY_PIXELS, ids=[c[0] for c in TOO_MANY_PIXELS])
+def test_images_over_the_pixel_budget_are_refused_from_their_header(tmp_path, case, name, data, message):
+    with pytest.raises(DataError) as e:
+        if name:
+            (tmp_path / name).write_bytes(data)
+            load_image_file(tmp_path / name)
+        else:
+            _decode_data_url(data)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def _big(width, height, path, **save):
+    """Four MNIST digits, black on white, enlarged to width x height px."""
+    Image.fromarray(255 - four_digits()).resize((width, height), Image.Resampling.BILINEAR).save(path, **save)
+    return path
+
+
+LARGE = [   # accepted, and decoded or reduced to at most WORK_PIXELS before the float work
+    ("a 10 Mpx JPEG, decoded at 1/2 scale", lambda tmp: _big(7000, 1441, tmp / "phone.jpg", quality=90)),
+    ("a 6 Mpx PNG, reduced after decoding", lambda tmp: _big(5400, 1111, tmp / "scan.png")),
+]
+
+
+@pytest.mark.parametrize("case,make", LARGE, ids=[c[0] for c in LARGE])
+def test_large_images_are_read_at_a_bounded_size(reader, tmp_path, case, make):
+    path = make(tmp_path)
+    with Image.open(path) as im:
+        assert im.width * im.height > WORK_PIXELS
+    gray = load_image_file(path)
+    assert gray.size <= WORK_PIXELS and gray.shape[1] > 4 * gray.shape[0]
+    assert predict_image(reader, gray).digits == [3, 1, 4, 1]
+
+
+def test_a_float_tiff_in_0_to_1_is_read_as_an_image(reader, tmp_path):
+    ink = (255 - four_digits()).astype(np.float32) / 255          # black ink on white paper, 0..1
+    Image.fromarray(np.kron(ink, np.ones((3, 3), np.float32)), "F").save(tmp_path / "scan.tif")
+    gray = load_image_file(tmp_path / "scan.tif")
+    assert gray.max() == 1.0 and gray.min() == 0.0
+    assert predict_image(reader, gray).digits == [3, 1, 4, 1]
