@@ -22,15 +22,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
 from digitsum.service import DigitsumService  # noqa: E402
-from digitsum.ui import CSS, build  # noqa: E402
+from digitsum.ui import CSS, BodyLimit, build  # noqa: E402
 
 MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs
 
 
 def launch(demo, host: str = "127.0.0.1", port: int = 7860):
-    """Start serving without blocking; uploads over MAX_UPLOAD are refused by Gradio itself."""
-    demo.queue().launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                        max_file_size=MAX_UPLOAD, css=CSS)
+    """Start serving without blocking (the queue as build() set it); uploads over MAX_UPLOAD are
+    refused by Gradio itself, other request bodies over digitsum.ui.common.MAX_BODY by BodyLimit."""
+    from starlette.middleware import Middleware
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size=MAX_UPLOAD, css=CSS, app_kwargs={"middleware": [Middleware(BodyLimit)]})
     return demo
 
 

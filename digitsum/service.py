@@ -226,7 +226,20 @@ class DigitsumService:
         except (ValueError, OSError) as e:
             raise DataError(f"{name}: item {index} cannot be read ({_one_line(e)})") from None
 
+    def chosen(self, names) -> list[str]:
+        """Checkpoint names as a request lists them -> each once, in order (a name sent 100 times is
+        one prediction, not 100); an unknown name is a one-line error before any work."""
+        names = [names] if isinstance(names, str) else list(names or [])
+        unique = []
+        for name in names:
+            if not isinstance(name, str) or name not in self.locations:
+                raise DigitsumError(f"unknown checkpoint {shorten(name, quote=True)}; choose from {', '.join(self.names)}")
+            if name not in unique:
+                unique.append(name)
+        return unique
+
     def compare(self, image, names) -> list[tuple[str, Prediction]]:
+        names = self.chosen(names)
         if not names:
             raise DigitsumError("choose at least one checkpoint to compare")
         return [(n, self.predict(image, n)) for n in names]
@@ -290,7 +303,7 @@ class DigitsumService:
 
     def metrics_rows(self, names) -> list[dict]:
         rows = []
-        for name in names:
+        for name in self.chosen(names):
             m = analysis.metrics(self.scored(name), self.dataset)
             per_sum = m["per_sum_accuracy"]
             worst = min(per_sum, key=per_sum.get)
@@ -306,9 +319,10 @@ class DigitsumService:
         return rows
 
     def per_sum_accuracy(self, names) -> dict[str, dict[int, float]]:
-        return {n: analysis.metrics(self.scored(n), self.dataset)["per_sum_accuracy"] for n in names}
+        return {n: analysis.metrics(self.scored(n), self.dataset)["per_sum_accuracy"] for n in self.chosen(names)}
 
     def disagreements(self, names) -> dict:
+        names = self.chosen(names)
         if len(names) < 2:
             raise DigitsumError("choose two or more checkpoints to see where they disagree")
         return analysis.disagreements({n: self.scored(n) for n in names}, self.dataset)
@@ -378,6 +392,7 @@ class DigitsumService:
 
     def slice_differences(self, names, min_n: int = 10) -> list[dict]:
         """Slices where the checkpoints' sum accuracies differ most (see slices.compare_slices)."""
+        names = self.chosen(names)
         if len(names) < 2:
             raise DigitsumError("choose two or more checkpoints to see where they differ")
         correct = {n: self.scored(n).pred_sum == self.dataset.sums for n in names}
@@ -389,7 +404,7 @@ class DigitsumService:
             members = slices.slice_members(self.features, feature, label)
         except KeyError as e:
             raise DigitsumError(str(e.args[0])) from None
-        preds = np.stack([self.scored(n).pred_sum[members] for n in names])
+        preds = np.stack([self.scored(n).pred_sum[members] for n in self.chosen(names)])
         return members[(preds != preds[:1]).any(0)]
 
     # ---------------------------------------------------------------- labeling

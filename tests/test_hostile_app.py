@@ -244,7 +244,7 @@ def app_run(tmp_path_factory, course_set, tiny_checkpoint):
         app.launch(demo, "127.0.0.1", port)       # as main() does: with the upload size limit
         url = f"http://127.0.0.1:{port}/"
         yield dict(url=url, service=service, root=root, work=work, browser=Browser(url),
-                   client=Client(url, verbose=False))
+                   client=Client(url, verbose=False), demo=demo)
         demo.close()
     finally:
         os.chdir(before)
@@ -485,3 +485,80 @@ def test_a_megabyte_of_text_gets_a_quick_short_answer(app_process, tmp_path, cas
     ok, out = browser.call("predict_json", browser.upload(good), T)
     assert ok and len(out["data"][0]["digits"]) == 4, out
     assert time.perf_counter() - start < QUICK_ANSWER
+
+
+# ---------------------------------------------------------------- bounded work, memory and disk per request
+def test_compare_takes_each_checkpoint_once(app_run):
+    """A checkpoint named 100 times in one request is one prediction (it was 100: 14 s for 2 kB)."""
+    ok, out = app_run["browser"].call("on_compare", [T] * 100, None, 0)
+    assert ok, out
+    readings, _, metrics, _ = out["data"]
+    assert [row[0] for row in readings["data"]] == [T] and [row[0] for row in metrics["data"]] == [T]
+
+
+def test_every_event_has_a_concurrency_limit_and_the_queue_a_size(app_run):
+    from digitsum.ui.common import DELETE_CACHE, QUEUE_SIZE
+    demo = app_run["demo"]
+    queue = demo._queue
+    assert queue.max_size == QUEUE_SIZE and QUEUE_SIZE <= 64
+    limits = {}
+    for fn in demo.fns.values():
+        limit = queue.default_concurrency_limit if fn.concurrency_limit == "default" else fn.concurrency_limit
+        assert isinstance(limit, int) and 1 <= limit <= 8, (fn.name, limit)
+        limits.setdefault(fn.concurrency_id, set()).add(limit)
+    # at most: every event's limit once, image events counted by their pools (each image ~70 MB, README)
+    assert sum(max(v) for v in limits.values()) <= 8 + 8 + 4 + len(demo.fns)
+    assert demo.delete_cache == DELETE_CACHE
+
+
+def test_a_request_body_over_the_limit_is_refused(app_run):
+    from digitsum.ui.common import MAX_BODY
+    http, browser = app_run["browser"].http, app_run["browser"]
+    body = json.dumps({"data": ["x" * MAX_BODY, T], "fn_index": browser.fn_index["predict_json"],
+                       "session_hash": "big"}).encode()
+    r = http.post("gradio_api/queue/join", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "over 5,000,000 bytes" in r.text
+    r = http.post("gradio_api/queue/join", content=iter([body[:1000], body[1000:]]),    # chunked: no length
+                  headers={"content-type": "application/json"})
+    assert r.status_code == 411
+    assert http.get("").status_code == 200
+
+
+def empty_files_in(folder: str) -> set[str]:
+    return {e.path for e in os.scandir(folder) if e.is_file() and e.stat().st_size == 0}
+
+
+def test_calls_leave_no_empty_temporary_files(app_run, tmp_path):
+    """gr.File(type="filepath") made an empty file in Gradio's cache on every call (600 after a soak)."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
+    browser, client = app_run["browser"], app_run["client"]
+    good, items = tmp_path / "good.png", tmp_path / "items.npy"
+    good.write_bytes(drawing_png())
+    items.write_bytes(npy_bytes(ITEMS))
+    before = empty_files_in(get_upload_folder())
+    for _ in range(3):
+        assert len(client.predict(handle_file(str(good)), T, api_name="/predict_json")["digits"]) == 4
+        ok, out = browser.call("on_item", browser.upload(items), 1, T)
+        assert ok, out
+    assert empty_files_in(get_upload_folder()) == before
+
+
+def test_uploads_are_deleted_on_gradios_schedule(app_run, tmp_path):
+    """One anonymous request stored 135 MB for ever: now every upload is deleted once old enough
+    (delete_cache; the app's own is every 10 min, older than 1 h; here every 1 s, older than 1 s)."""
+    import app
+    demo = app.build(app_run["service"], delete_cache=(1, 1))
+    port = free_port()
+    app.launch(demo, "127.0.0.1", port)
+    try:
+        stray = tmp_path / "stray.bin"
+        stray.write_bytes(uuid.uuid4().bytes * 1000)          # bytes no other test uploads
+        stored = Path(Browser(f"http://127.0.0.1:{port}/").upload(stray)["path"])
+        assert stored.is_file()
+        deadline = time.monotonic() + 10
+        while stored.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not stored.exists()
+    finally:
+        demo.close()

@@ -10,19 +10,22 @@ import gradio as gr  # noqa: E402
 
 from ..errors import DigitsumError  # noqa: E402
 from ..service import DigitsumService  # noqa: E402
-from .common import CSS, PRIVATE, bound_messages, ui_errors  # noqa: E402,F401  (CSS: for launch)
+from .common import (CSS, DELETE_CACHE, PRIVATE, QUEUE_SIZE, BodyLimit, bound_messages,  # noqa: E402,F401
+                     file_path, ui_errors)  # (CSS, BodyLimit: for launch)
 from .compare import build_compare_tab  # noqa: E402
 from .draw import build_draw_tab  # noqa: E402
 from .errors import build_errors_tab  # noqa: E402
 from .label import build_label_tab  # noqa: E402
 from .upload import build_upload_tab  # noqa: E402
 
-API_CONCURRENCY = 32   # /predict_json requests reach the service together, which batches their forward passes
+API_CONCURRENCY = 8    # /predict_json requests at once: they reach the service together, which batches them
 
 
-def build(service: DigitsumService) -> gr.Blocks:
+def build(service: DigitsumService, delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
+    """The app. Every event has a concurrency limit (1 unless it says otherwise), the queue holds at
+    most QUEUE_SIZE events, and uploads and outputs are deleted `delete_cache` = (every, age) s."""
     names = service.names
-    with gr.Blocks(title="digitsum") as demo:   # launch() adds CSS
+    with gr.Blocks(title="digitsum", delete_cache=delete_cache) as demo:   # launch() adds CSS
         gr.Markdown(f"**digitsum**: four handwritten digits, each digit and their sum (0-36). "
                     f"Test set: {service.dataset_name}, {len(service.dataset):,} images.")
         add_scoring_status(service)
@@ -43,6 +46,7 @@ def build(service: DigitsumService) -> gr.Blocks:
         # of a page otherwise pays for (~1 s measured): the first stroke is then answered at once
         demo.load(on_page_open, None, None, show_progress="hidden", **PRIVATE)
     bound_messages(demo)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo
 
 
@@ -66,7 +70,7 @@ def add_scoring_status(service: DigitsumService) -> None:
 
 def add_api(service: DigitsumService, default: str) -> None:
     """The one public endpoint, `/predict_json`: an image file and a checkpoint name -> the reading."""
-    file = gr.File(visible=False, type="filepath")
+    file = file_path(visible=False)
     checkpoint = gr.Textbox(visible=False)
     out = gr.JSON(visible=False)
 

@@ -9,6 +9,8 @@ import traceback
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import ListFiles
+from gradio_client import utils as client_utils
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
@@ -18,6 +20,13 @@ PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, r
 ANY = "any"
 PAGE = 24                                  # gallery images per page
 PREDICT_CONCURRENCY = 8                    # a class drawing at once: predictions run together (and batch)
+# Uploaded images (the Upload tab, .npy items, Compare) share one pool: each may be an image at the
+# pixel budget (about 1 s and 70 MB, README), so at most FILE_CONCURRENCY of them run at once, and the
+# Draw tab's strokes (a pool of their own) never wait behind them. /predict_json has its own pool.
+FILE_CONCURRENCY = 4
+FILES = dict(concurrency_limit=FILE_CONCURRENCY, concurrency_id="uploaded-images")
+QUEUE_SIZE = 64                            # events waiting, app-wide; more are told the queue is full
+DELETE_CACHE = (600, 3600)                 # s: every 10 min, Gradio deletes uploads and outputs over 1 h old
 # where Gradio keeps uploads: <cache>/<sha256>/<the user's file name>; never shown to the user. The
 # match starts only where a word starts (the look-behind), so one scan costs time linear in the text:
 # a scan from every position of a long word cost its square (a 60,000-character name froze the app)
@@ -30,6 +39,35 @@ CSS = """
 .wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
 .prediction-summary h3 { margin: 0 !important; }
 """
+
+
+MAX_BODY = 5_000_000   # bytes of a request body other than an upload: a drawing's data URL is at most 4 MB
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is refused (413) before it is read, and one
+    of unknown length (chunked) too (411); uploads (Gradio's own `max_file_size` bounds them) pass."""
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH") \
+                and not scope["path"].rstrip("/").endswith("/upload"):
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            refused = None
+            if length is None:
+                refused = (411, "send the request with a Content-Length") if b"transfer-encoding" in headers else None
+            elif not length.isdigit() or int(length) > self.limit:
+                refused = (413, f"the request body is over {self.limit:,} bytes")
+            if refused:
+                body = refused[1].encode()
+                await send({"type": "http.response.start", "status": refused[0],
+                            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 def user_message(error: BaseException | str) -> str:
@@ -88,6 +126,24 @@ def _bounded(block, preprocess):
                            f"{getattr(block, 'label', None) or 'this input'}: {', '.join(map(str, choices))}")
             raise gr.Error(user_message(message), print_exception=False) from None
     return checked
+
+
+def file_path(**kwargs) -> gr.File:
+    """gr.File(type="filepath") without the empty temporary file that Gradio 6's File.preprocess
+    opens in its cache on every call and never uses (600 of them after a soak). The file-type
+    check stays."""
+    component = gr.File(type="filepath", **kwargs)
+
+    def preprocess(payload):
+        if payload is None:
+            return None
+        file = payload[0] if isinstance(payload, ListFiles) else payload
+        if component.file_types and not client_utils.is_valid_file(file.path, component.file_types):
+            raise gr.Error(f"Invalid file type. Please upload a file that is one of these formats: "
+                           f"{component.file_types}")
+        return str(file.path)
+    component.preprocess = preprocess
+    return component
 
 
 def image_file(**kwargs) -> gr.Image:

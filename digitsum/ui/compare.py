@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import DigitsumError
 from ..predict import Prediction
 from ..service import DigitsumService
-from .common import PRIVATE, PagedGallery, image_file, show, ui_errors
+from .common import FILES, PRIVATE, PagedGallery, image_file, show, ui_errors
 
 
 def top_two(probs: np.ndarray) -> str:
@@ -59,7 +59,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names], value="they disagree",
                      label="test images where")
     def disagreement_caption(names_, i):
-        reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in names_)
+        reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in service.chosen(names_))
         return f"#{i} true {service.dataset.sums[i]}  {reads}"
 
     pages = PagedGallery(service, "test images", "compare-gallery", "compare-count", chosen, disagreement_caption)
@@ -67,6 +67,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
 
     @ui_errors
     def on_compare(names_, path, number):
+        names_ = service.chosen(names_)   # each checkpoint once, however often a request names it
         if not names_:
             raise DigitsumError("choose at least one checkpoint")
         gray = service.load_image(path) if path else service.item(0 if number is None else number)
@@ -79,6 +80,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
 
     @ui_errors
     def on_compare_gallery(names_, which_):
+        names_ = service.chosen(names_)
         if len(names_) < 2:
             return [], [], 0, "", "choose two or more checkpoints to see where they disagree"
         found = service.disagreements(names_)
@@ -91,6 +93,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
 
     @ui_errors
     def on_finder(names_):
+        names_ = service.chosen(names_)
         if len(names_) < 2:
             return pd.DataFrame(), []
         rows = service.slice_differences(names_)[:20]
@@ -98,6 +101,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
 
     @ui_errors
     def on_finder_row(names_, keys, evt: gr.SelectData):
+        names_ = service.chosen(names_)
         if len(names_) < 2 or not keys:
             return (gr.skip(),) * len(pages.outputs)
         feature, label = keys[evt.index[0]]
@@ -105,11 +109,11 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         return pages.opened(names_, idx, f"images in {feature} = {label} where the checkpoints disagree")
 
     compare_outputs = [readings, inputs_gallery, metrics, per_sum]
-    run.click(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
+    run.click(on_compare, [chosen, image, index], compare_outputs, **FILES, **PRIVATE)
     # filled on first opening: test item 0 through the first two checkpoints, their metrics, where
     # they differ most and the images they disagree on
     for trigger in (tab.select, chosen.change):
-        trigger(on_compare, [chosen, image, index], compare_outputs, **PRIVATE)
+        trigger(on_compare, [chosen, image, index], compare_outputs, **FILES, **PRIVATE)
         trigger(on_finder, chosen, [finder, finder_keys], **PRIVATE)
     for trigger in (tab.select, chosen.change, which.change):
         trigger(on_compare_gallery, [chosen, which], pages.outputs, **PRIVATE)

@@ -6,7 +6,7 @@ import gradio as gr
 
 from ..errors import BlankImageError
 from ..service import DigitsumService
-from .common import PREDICT_CONCURRENCY, PRIVATE, image_file, ui_errors
+from .common import FILES, PRIVATE, file_path, image_file, ui_errors
 from .panel import PredictionPanel
 
 
@@ -17,7 +17,7 @@ def build_upload_tab(service: DigitsumService, names: list[str]) -> None:
                                elem_id="upload-image", height=200)
         with gr.Column(scale=1, min_width=220):
             ckpt = gr.Dropdown(names, value=names[0], label="checkpoint")
-            npy = gr.File(label="or a course-format .npy set", file_types=[".npy"], type="filepath", height=90)
+            npy = file_path(label="or a course-format .npy set", file_types=[".npy"], height=90)
             index = gr.Number(label="item index (in the .npy, or the test set when none)", value=0, precision=0)
             item_btn = gr.Button("Predict item", size="sm")
     panel = PredictionPanel()
@@ -39,6 +39,6 @@ def build_upload_tab(service: DigitsumService, names: list[str]) -> None:
         number = 0 if number is None else number   # the service checks it, naming the file
         return predicted(service.load_npy_item(npy_path, number) if npy_path else service.item(number), name)
 
-    image.change(on_upload, [image, ckpt], panel.components, concurrency_limit=PREDICT_CONCURRENCY, **PRIVATE)
-    ckpt.change(on_upload, [image, ckpt], panel.components, **PRIVATE)
-    item_btn.click(on_item, [npy, index, ckpt], panel.components, **PRIVATE)
+    image.change(on_upload, [image, ckpt], panel.components, **FILES, **PRIVATE)
+    ckpt.change(on_upload, [image, ckpt], panel.components, **FILES, **PRIVATE)
+    item_btn.click(on_item, [npy, index, ckpt], panel.components, **FILES, **PRIVATE)
