@@ -121,36 +121,58 @@ def _cell(result: dict | None) -> str:
 
 
 def cmd_robustness(a) -> int:
-    """Score checkpoints on every robustness-suite set (rendered once, cached) and data/test."""
+    """Score checkpoints on every robustness-suite set (rendered once, cached), data/test, and, with
+    --real-sets, the real images of that folder (built in memory on each run, never written)."""
     import torch
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate
-    from .realdata import load_dataset
+    from .realdata import CourseDataset, load_dataset
     from .suite import cached_suite_set
     if a.n <= 0:
         raise DigitsumError("--n must be positive")
+    if a.real_sets is not None and a.real_sets.exists() and not a.real_sets.is_dir():
+        raise DigitsumError(f"--real-sets {a.real_sets}: a folder (course_canvases.npz, writers.npz), not a file")
     if a.threads:
         torch.set_num_threads(a.threads)
     models = {str(c): load_checkpoint(c) for c in a.checkpoint}
-    columns = {name: None for name in a.sets}
+    columns: dict[str, Path | CourseDataset | None] = {name: None for name in a.sets}
+    real: dict[str, CourseDataset] = {}
+    if a.real_sets is not None:
+        from .realsets import COURSE_FILE, WRITERS_FILE, available, real_sets
+        if available(a.real_sets):
+            if not a.json:
+                print(f"real sets from {a.real_sets} (measuring only)...", file=sys.stderr, flush=True)
+            real = real_sets(a.real_sets, a.n, a.seed)
+            columns.update(real)
+        else:
+            why = f"holds neither {COURSE_FILE} nor {WRITERS_FILE}" if a.real_sets.is_dir() else "does not exist"
+            print(f"real sets: {a.real_sets} {why}; their columns are skipped", file=sys.stderr, flush=True)
     if a.data_test is not None and a.data_test.exists():
         columns[str(a.data_test)] = a.data_test
     results: dict[str, dict[str, dict]] = {c: {} for c in models}
-    for column, path in columns.items():
-        if path is None:
-            if not a.json:
-                print(f"suite set {column}: {a.n} images (seed {a.seed})...", file=sys.stderr, flush=True)
-            path = cached_suite_set(column, a.n, a.seed, a.cache)
-        data = load_dataset(path)
+    for column, source in columns.items():
+        if isinstance(source, CourseDataset):
+            data = source
+        else:
+            path = source
+            if path is None:
+                if not a.json:
+                    print(f"suite set {column}: {a.n} images (seed {a.seed})...", file=sys.stderr, flush=True)
+                path = cached_suite_set(column, a.n, a.seed, a.cache)
+            data = load_dataset(path)
         for c, model in models.items():
             r = evaluate(model, data.images, data.sums, data.digits)
             results[c][column] = {"n": r["n"], "sum_accuracy": r["sum_accuracy"], "digit_accuracy": r["digit_accuracy"],
                                   "all_digits_accuracy": r["all_digits_accuracy"]}
         del data
     if a.json:
-        print(json.dumps({"n": a.n, "seed": a.seed, "sets": list(columns), "results": results}))
+        print(json.dumps({"n": a.n, "seed": a.seed, "sets": list(columns),
+                          "real_sets": str(a.real_sets) if real else None, "results": results}))
         return 0
     print(f"robustness suite: {a.n} images per set (seed {a.seed}); cells are sum accuracy % / digit accuracy %")
+    if real:
+        print(f"real sets from {a.real_sets} (measuring only; — where there are no digit labels): "
+              + ", ".join(f"{name} {len(data)} images" for name, data in real.items()))
     print("| checkpoint | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for c in models:
@@ -337,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where rendered suite sets are kept (by preset, n and seed)")
     r.add_argument("--data-test", type=Path, default=Path("data/test"),
                    help="a course-format test folder, added as a column when it exists")
+    r.add_argument("--real-sets", type=Path, default=None,
+                   help="a folder of real images, for measuring only (e.g. ../shared/real: course_canvases.npz, "
+                        "writers.npz): their columns are added when it exists, skipped with a note when not")
     r.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     r.set_defaults(func=cmd_robustness)

@@ -19,6 +19,14 @@ For an MNIST preset each image is built so:
 Output is the course format: (N, H, W) uint8 white ink on black, sums (N,), digits (N, 4).
 Everything is deterministic for (preset, n, seed).
 
+`stacked` (a `StackedPreset`) transforms MNIST digits as above on a noisy 48x200 canvas, but
+places them by rules of its own: in every image at least one pair of neighbours is *stacked*, the
+two overlapping in x while one sits at the top of the canvas and the other at the bottom (see
+`_render_stacked`). Reading order is by x-centre, as everywhere in the suite.
+
+`photo_page` photographs course-layout images on a page with its edge and the table beyond it in
+the frame (`digitsum.photo.photograph_page`); `photo` fills the frame with paper.
+
 `drawn` renders digits as pen strokes on white canvases of several sizes (a random pen width,
 slant, hand tremor, unequal sizes, off-centre heights, crowded or spread-out spacing), then inverts
 them to white on black. `realdata.load_dataset` needs one image size per folder, so each drawing
@@ -40,7 +48,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .errors import DataError
-from .photo import PhotoLook, photograph
+from .photo import PageLook, PhotoLook, photograph, photograph_page
 
 SUITE_VERSION = 1        # bump when a preset or the renderer changes: cached sets are keyed by it
 MIN_CENTRE_STEP = 6      # px (on a 40 px tall canvas) between consecutive digits' x-centres
@@ -103,20 +111,41 @@ class DrawnPreset:
 
 
 @dataclass(frozen=True)
+class StackedPreset:
+    """MNIST test digits transformed by `digits` (its size, rotation, strokes, ink, noise and
+    canvas; its `gap` is the gap between neighbours that are not stacked), where some neighbours
+    are stacked: they overlap in x, one at the top of the canvas and one at the bottom."""
+    description: str
+    digits: MnistPreset
+    stacked_p: float = 0.4              # per neighbouring pair; every image has at least one
+    overlap: tuple[float, float] = (0.2, 0.8)   # a stacked pair's overlap in x / the narrower width
+    edge: tuple[int, int] = (0, 2)      # px from a stacked digit to the top (or bottom) edge
+    max_overlap_y: int = 2              # px: a stacked pair taller than the canvas plus this is shrunk
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        return self.digits.stored_size
+
+
+@dataclass(frozen=True)
 class PhotoPreset:
     """Photos of course-layout images (`base`, MNIST test digits): black ink on unevenly lit
     paper, rotated, blurred, noisy and JPEG-compressed (see `digitsum.photo`). Stored as photos
-    are, dark ink on light paper: preprocessing must find the ink."""
+    are, dark ink on light paper: preprocessing must find the ink. A `PageLook` photographs the
+    page with its edge and the table beyond it (`photograph_page`), a `PhotoLook` fills the frame
+    with paper (`photograph`)."""
     description: str
     base: MnistPreset = MnistPreset("the course layout")
-    look: PhotoLook = PhotoLook()
+    look: PhotoLook | PageLook = PhotoLook()
 
     @property
     def stored_size(self) -> tuple[int, int]:
         return self.look.size
 
 
-SUITE_PRESETS: dict[str, MnistPreset | DrawnPreset | PhotoPreset] = {
+Preset = MnistPreset | DrawnPreset | PhotoPreset | StackedPreset
+
+SUITE_PRESETS: dict[str, Preset] = {
     "course": MnistPreset("the course layout: 40x168, margin 0-16 px, gaps -4..30 px, native size"),
     "margin": MnistPreset("the four digits right-aligned (0-6 px from the right edge) or centred, gaps 0..12 px",
                           align="right_or_centre", margin=(0, 6), gap=(0, 12)),
@@ -132,6 +161,15 @@ SUITE_PRESETS: dict[str, MnistPreset | DrawnPreset | PhotoPreset] = {
                          "stored padded to 160x672"),
     "photo": PhotoPreset("course-layout images photographed: 160x560 dark ink on paper, gradient light, vignette, "
                          "shadows, texture, rotation ±3°, blur, noise, JPEG quality 30-90"),
+    "stacked": StackedPreset(
+        "48x200 noisy canvas, rotation ±14°, scale 0.8-1.2, thicker/thinner strokes, faint ink; in every image "
+        "one or more neighbouring pairs overlap in x, one digit high and one low",
+        MnistPreset("the digits of `stacked`", height=48, width=200, margin=(0, 24), gap=(-2, 26), scale=(0.8, 1.2),
+                    rotation=14, thicken_p=0.25, thin_p=0.25, faint_p=0.6, ink=(0.3, 1.0), noise_p=1.0,
+                    noise_std=(0.03, 0.12), blur_p=0.3)),
+    "photo_page": PhotoPreset("course-layout images photographed on a page: 360x960, dark ink at 3-8x, the page's "
+                              "edge (or corner) and the table in the frame, the line turned ±10°, mild perspective, "
+                              "uneven light, shadows, blur, noise, JPEG quality 30-90", look=PageLook()),
 }
 
 
@@ -139,7 +177,7 @@ def _rng(name: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def get_preset(name: str) -> MnistPreset | DrawnPreset | PhotoPreset:
+def get_preset(name: str) -> Preset:
     if name not in SUITE_PRESETS:
         raise DataError(f"unknown suite preset {name!r}: choose one of {', '.join(SUITE_PRESETS)}")
     return SUITE_PRESETS[name]
@@ -272,12 +310,79 @@ def _render_mnist(name: str, p: MnistPreset, n: int, seed: int) -> tuple[np.ndar
             y = int(rng.integers(0, H - d.shape[0] + 1))
             region = canvas[y:y + d.shape[0], x:x + d.shape[1]]
             np.maximum(region, d, out=region)
-        if p.blur_p and rng.random() < p.blur_p:
-            canvas[:] = np.asarray(Image.fromarray(canvas).filter(ImageFilter.GaussianBlur(rng.uniform(*p.blur_radius))))
-        if p.noise_p and rng.random() < p.noise_p:
-            noise = rng.standard_normal((H, W), dtype=np.float32) * (255 * rng.uniform(*p.noise_std))
-            canvas[:] = (canvas + noise).clip(0, 255).round().astype(np.uint8)
+        _blur_and_noise(canvas, p, rng)
     return images, labels[picks]
+
+
+def _blur_and_noise(canvas: np.ndarray, p: MnistPreset, rng: np.random.Generator) -> None:
+    """The per-image blur and pixel noise of preset `p`, in place."""
+    if p.blur_p and rng.random() < p.blur_p:
+        canvas[:] = np.asarray(Image.fromarray(canvas).filter(ImageFilter.GaussianBlur(rng.uniform(*p.blur_radius))))
+    if p.noise_p and rng.random() < p.noise_p:
+        noise = rng.standard_normal(canvas.shape, dtype=np.float32) * (255 * rng.uniform(*p.noise_std))
+        canvas[:] = (canvas + noise).clip(0, 255).round().astype(np.uint8)
+
+
+def stacked_roles(stacked: np.ndarray, rng: np.random.Generator) -> list[str | None]:
+    """For each of the four digits: "high", "low" or None (free), given which of the three
+    neighbouring pairs are stacked. The two digits of a stacked pair get opposite roles, so a
+    chain of stacked pairs alternates high, low, high."""
+    roles: list[str | None] = [None] * 4
+    for j in np.nonzero(stacked)[0]:
+        if roles[j] is None:
+            roles[j] = "high" if rng.random() < 0.5 else "low"
+        roles[j + 1] = "low" if roles[j] == "high" else "high"
+    return roles
+
+
+def _render_stacked(name: str, p: StackedPreset, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each image: four transformed MNIST test digits; each neighbouring pair is stacked with
+    probability `stacked_p` (at least one pair per image). A stacked pair overlaps in x by a share
+    `overlap` of the narrower digit's width (less where the reading-order rule, x-centres at least
+    `MIN_CENTRE_STEP` px apart, scaled to the canvas height, forbids it), and its two digits are
+    shrunk until they fit one above the other; one is drawn `edge` px from the top, the other as
+    far from the bottom. Other digits sit at random heights, `digits.gap` px from their neighbour.
+    -> (images, digits, ink boxes (n, 4, 4) as x, y, width, height)."""
+    crops, labels = _mnist_test_crops()
+    d = p.digits
+    rng = _rng(name, seed)
+    picks = rng.integers(0, len(crops), (n, 4))
+    H, W = d.height, d.width
+    min_step = MIN_CENTRE_STEP * H / 40
+    images = np.zeros((n, H, W), np.uint8)
+    boxes = np.zeros((n, 4, 4), np.int64)
+    for i in range(n):
+        digits = [_fit_patch(_transform_digit(crops[k], d, rng), H, W // 4) for k in picks[i]]
+        stacked = rng.random(3) < p.stacked_p
+        if not stacked.any():
+            stacked[rng.integers(0, 3)] = True
+        for j in np.nonzero(stacked)[0]:
+            while digits[j].shape[0] + digits[j + 1].shape[0] > H + p.max_overlap_y:
+                factor = (H + p.max_overlap_y) / (digits[j].shape[0] + digits[j + 1].shape[0])
+                digits[j], digits[j + 1] = _shrink(digits[j], factor), _shrink(digits[j + 1], factor)
+        roles = stacked_roles(stacked, rng)
+        widths = np.array([g.shape[1] for g in digits])
+        gaps = rng.integers(d.gap[0], d.gap[1] + 1, 3)
+        for j in np.nonzero(stacked)[0]:
+            gaps[j] = -round(rng.uniform(*p.overlap) * min(widths[j], widths[j + 1]))
+        xs = _place(widths, gaps, d.gap[0], min_step, int(rng.integers(d.margin[0], d.margin[1] + 1)), W, rng)
+        if xs is None:       # cannot happen on a 200 px canvas of digits at most W/4 wide
+            raise DataError(f"{name}: four digits do not fit on a {H}x{W} canvas")
+        canvas = images[i]
+        for j, (g, x, role) in enumerate(zip(digits, xs, roles)):
+            h = g.shape[0]
+            if role == "high":
+                y = int(rng.integers(p.edge[0], p.edge[1] + 1))
+            elif role == "low":
+                y = H - h - int(rng.integers(p.edge[0], p.edge[1] + 1))
+            else:
+                y = int(rng.integers(0, H - h + 1))
+            y = min(max(y, 0), H - h)
+            region = canvas[y:y + h, x:x + g.shape[1]]
+            np.maximum(region, g, out=region)
+            boxes[i, j] = x, y, g.shape[1], h
+        _blur_and_noise(canvas, d, rng)
+    return images, labels[picks], boxes
 
 
 def _shrink(d: np.ndarray, factor: float) -> np.ndarray:
@@ -450,7 +555,10 @@ def render_parts(name: str, n: int, seed: int = 0) -> list[tuple[np.ndarray, np.
     if isinstance(p, PhotoPreset):
         images, digits = _render_mnist(name, p.base, n, seed)
         rng = _rng(name + "/photo", seed)
-        return [(np.stack([photograph(im, p.look, rng) for im in images]), digits)]
+        shoot = photograph_page if isinstance(p.look, PageLook) else photograph
+        return [(np.stack([shoot(im, p.look, rng) for im in images]), digits)]
+    if isinstance(p, StackedPreset):
+        return [_render_stacked(name, p, n, seed)[:2]]
     return [_render_mnist(name, p, n, seed)]
 
 
