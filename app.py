@@ -1,6 +1,6 @@
 """digitsum app: draw or upload four digits, compare checkpoints, browse errors, label data.
 
-    python app.py [--checkpoints DIR_OR_HUB_ID ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
+    python app.py [--checkpoints DIR_OR_hf://OWNER/NAME ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
                   [--label-data DIR] [--host H] [--port P]
 
 This file parses the flags, makes the service (digitsum.service.DigitsumService, which does all the
@@ -39,7 +39,7 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="digitsum app")
     p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
-                   help="checkpoint folders, folders of them, or Hub repo ids")
+                   help="checkpoint folders, folders of them, or Hugging Face Hub repos written hf://owner/name")
     p.add_argument("--data", type=Path, help="a course-format set to browse and label (default: MNIST-test course set)")
     p.add_argument("--labels-db", type=Path, default=Path("labels.db"))
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/digitsum"))

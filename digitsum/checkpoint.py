@@ -5,16 +5,40 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
 from .atomic import atomic_folder, recover
-from .errors import CheckpointError
+from .errors import CheckpointError, shorten
 from .models import DigitSumNet
 
 CONFIG, WEIGHTS, CARD, METRICS = "config.json", "model.safetensors", "README.md", "metrics.json"
+HUB = "hf://"   # a checkpoint on the Hugging Face Hub is named hf://owner/name; anything else is a local path
+HUB_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+
+
+def hub_id(spec) -> str | None:
+    """'hf://owner/name' -> 'owner/name'; None for a local path. A spec that starts with hf:// but
+    is not owner/name is a one-line CheckpointError. A plain 'owner/name' is a path: a mistyped
+    folder is said to be missing, never looked for on the Hub."""
+    text = os.fspath(spec) if isinstance(spec, os.PathLike) else str(spec)
+    if not text.startswith(HUB):
+        return None
+    repo = text[len(HUB):]
+    if not HUB_ID.fullmatch(repo) or ".." in repo or "--" in repo or repo.endswith(".git"):
+        raise CheckpointError(f"{shorten(text, quote=True)}: a Hugging Face Hub checkpoint is written hf://owner/name "
+                              "(letters, digits, '.', '_' and '-')")
+    return repo
+
+
+def missing_folder(spec) -> str:
+    """'X: no such checkpoint folder', with how to name a Hub checkpoint when X looks like one."""
+    text = shorten(os.fspath(spec) if isinstance(spec, os.PathLike) else str(spec), 200)
+    hint = f" (a checkpoint on the Hugging Face Hub is written {HUB}{text})" if HUB_ID.fullmatch(text) else ""
+    return f"{text}: no such checkpoint folder{hint}"
 
 
 def model_card(name: str, model: DigitSumNet, info: dict, metrics: dict) -> str:
@@ -103,22 +127,23 @@ def _download(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=[CONFIG, WEIGHTS, CARD, METRICS]))
     except Exception as e:  # offline, unknown repo, no permission: all end the same for the user
-        raise CheckpointError(f"{repo_id}: not a local folder, and it cannot be downloaded from the "
-                              f"Hugging Face Hub ({type(e).__name__}); check the path or your connection") from None
+        raise CheckpointError(f"{HUB}{repo_id}: cannot be downloaded from the Hugging Face Hub "
+                              f"({type(e).__name__}); check the name or your connection") from None
 
 
 def load_checkpoint(path_or_repo: str | os.PathLike, device: str | torch.device = "cpu") -> DigitSumNet:
-    """A model in eval mode, float32, from a local checkpoint folder or a Hub repo id."""
-    path = Path(path_or_repo)
-    recover(path)   # a save killed mid-swap leaves .NAME.old: the complete previous checkpoint
-    if path.exists():
+    """A model in eval mode, float32, from a local checkpoint folder or a Hub repo (hf://owner/name)."""
+    repo = hub_id(path_or_repo)
+    if repo:
+        folder = _download(repo)
+    else:
+        path = Path(path_or_repo)
+        recover(path)   # a save killed mid-swap leaves .NAME.old: the complete previous checkpoint
+        if not path.exists():
+            raise CheckpointError(missing_folder(path_or_repo))
         if not path.is_dir():
             raise CheckpointError(f"{path}: a checkpoint is a folder (config.json + model.safetensors), not a file")
         folder = path
-    elif str(path_or_repo).count("/") == 1 and not str(path_or_repo).startswith((".", "/")):
-        folder = _download(str(path_or_repo))
-    else:
-        raise CheckpointError(f"{path}: no such checkpoint folder")
     model = _load_local(folder).float().to(device).eval()
     bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if bad:

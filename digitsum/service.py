@@ -15,7 +15,7 @@ import torch
 from . import analysis, slices
 from .atomic import atomic_folder
 from .batching import BatchQueue
-from .checkpoint import is_checkpoint, load_checkpoint, load_metrics
+from .checkpoint import hub_id, is_checkpoint, load_checkpoint, load_metrics, missing_folder
 from .errors import DataError, DigitsumError, shorten
 from .labeldb import LabelStore, parse_digits
 from .predict import Prediction, finish, forward, prepare
@@ -53,6 +53,16 @@ def _checked_index(index, count: int, what: str, prefix: str = "") -> int:
     return index
 
 
+def _check_folder(path: Path, given, what: str) -> None:
+    """A one-line DataError unless `path` is a folder or can be made one (no file at it or above it)."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                which = "it" if folder == path else str(folder)
+                raise DataError(f"{shorten(given, 200)} ({what}): {which} is a file, not a folder")
+            return
+
+
 def _npy_shape(path) -> tuple | None:
     """The shape a .npy file's header declares (None when the header cannot be read: np.load
     then says what is wrong). Reads the header only."""
@@ -67,20 +77,25 @@ def _npy_shape(path) -> tuple | None:
 
 
 def discover_checkpoints(specs) -> dict[str, str]:
-    """Folders that are checkpoints, folders of checkpoint folders, or Hub repo ids -> {name: location}."""
+    """Folders that are checkpoints, folders of checkpoint folders, or Hub repos (hf://owner/name,
+    loaded when first used) -> {name: location}. Anything else, a mistyped folder included, is a
+    one-line error: a path is never taken for a Hub repo."""
     found = {}
     for spec in specs:
+        repo = hub_id(spec)
         path = Path(spec)
-        if path.is_dir() and is_checkpoint(path):
+        if repo:
+            found[repo] = str(spec)
+        elif path.is_dir() and is_checkpoint(path):
             found[path.name] = str(path)
         elif path.is_dir():
             for sub in sorted(path.iterdir()):
                 if sub.is_dir() and is_checkpoint(sub):
                     found[sub.name] = str(sub)
-        elif str(spec).count("/") == 1 and not path.exists():
-            found[str(spec)] = str(spec)  # a Hub repo id, loaded when first used
+        elif path.exists():
+            raise DataError(f"{shorten(spec, 200)}: a file, not a checkpoint folder")
         else:
-            raise DataError(f"{spec}: no checkpoint folder here")
+            raise DataError(missing_folder(spec))
     if not found:
         raise DataError(f"no checkpoints found in {', '.join(map(str, specs))}")
     return found
@@ -118,6 +133,7 @@ class DigitsumService:
                  cache_dir=".cache/digitsum", exports_dir="exports", label_data=None):
         self.cache_dir = Path(cache_dir)
         self.exports_dir = Path(exports_dir).resolve()  # relative to the working directory at start
+        _check_folder(self.exports_dir, exports_dir, "the exports folder")
         self.locations = discover_checkpoints(checkpoint_specs)
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)

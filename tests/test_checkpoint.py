@@ -78,4 +78,4 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, tiny_checkpoint):
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="cannot be downloaded"):
-        load_checkpoint("someone/digitsum-model")
+        load_checkpoint("hf://someone/digitsum-model")

@@ -1,4 +1,4 @@
-"""Hostile command lines for `python -m train` and `python -m digitsum`: each bad input is refused
+"""Hostile command lines for `python -m train`, `python -m digitsum` and `app.py`: each bad input is refused
 before any work starts, in one `error:` line on stderr with exit code 2 and no traceback, and a
 saved run in OUT is left exactly as it was (same files, same bytes, same times)."""
 import json
@@ -90,12 +90,29 @@ def no_mps(tmp, mp):
     mp.setattr(torch.backends.mps, "is_available", lambda: False)
 
 
+def no_serving(tmp, mp):
+    """app.py must refuse before it serves: a launch (or the warm-up's background download) fails."""
+    import app
+
+    def launched(*args, **kwargs):
+        raise AssertionError("the app started serving")
+    mp.setattr(app, "launch", launched)
+    mp.setattr(app.DigitsumService, "warm_up", launched)
+
+
+def a_file_and_no_serving(tmp, mp):
+    a_file(tmp, mp)
+    no_serving(tmp, mp)
+
+
 # ---------------------------------------------------------------- the cases: id, set-up, argv, message
 def case(id, setup, argv, message, marks=()):
     return pytest.param(setup, argv, message, id=id, marks=marks)
 
 
 NEEDS_SYS = pytest.mark.skipif(NO_SYS, reason="no /sys")
+# the app's other inputs: a small set (none built), its own cache and labels in the test's folder
+APP = ["--data", "{course}", "--label-data", "{course}", "--cache-dir", "{tmp}/cache", "--labels-db", "{tmp}/labels.db"]
 CASES = [
     # a damaged saved run
     case("resume-header-cut", cut(0.0001), ["train", "--steps", "4", *RESUME],
@@ -180,6 +197,26 @@ CASES = [
                                                   "--batch-size", "0"], "--batch-size must be positive"),
     case("benchmark-synth-seconds-negative", nothing, ["digitsum", "benchmark-synth", "--seconds", "-1"],
      "--seconds must be positive"),
+    # app.py: checkpoints and folders, refused before it serves
+    case("app-checkpoints-nonexistent", no_serving, ["app", "--checkpoints", "/nonexistent", *APP],
+     "error: /nonexistent: no such checkpoint folder"),
+    case("app-checkpoints-mistyped-folder", no_serving, ["app", "--checkpoints", "chekpoints/digitsum-reader", *APP],
+     "error: chekpoints/digitsum-reader: no such checkpoint folder (a checkpoint on the Hugging Face Hub is "
+     "written hf://chekpoints/digitsum-reader)"),
+    case("app-checkpoints-under-an-existing-folder", no_serving, ["app", "--checkpoints", "{tmp}/digitsum-readr", *APP],
+     "error: {tmp}/digitsum-readr: no such checkpoint folder"),
+    case("app-checkpoints-relative", no_serving, ["app", "--checkpoints", "./nope", *APP],
+     "error: ./nope: no such checkpoint folder"),
+    case("app-checkpoints-a-file", a_file_and_no_serving, ["app", "--checkpoints", "{tmp}/afile", *APP],
+     "error: {tmp}/afile: a file, not a checkpoint folder"),
+    case("app-hub-id-not-owner-name", no_serving, ["app", "--checkpoints", "hf://a/b/c", *APP],
+     "error: 'hf://a/b/c': a Hugging Face Hub checkpoint is written hf://owner/name"),
+    case("app-exports-dir-is-a-file", a_file_and_no_serving,
+     ["app", "--checkpoints", "{ckpt}", "--exports-dir", "{tmp}/afile", *APP],
+     "error: {tmp}/afile (the exports folder): it is a file, not a folder"),
+    case("app-exports-dir-under-a-file", a_file_and_no_serving,
+     ["app", "--checkpoints", "{ckpt}", "--exports-dir", "{tmp}/afile/exports", *APP],
+     "error: {tmp}/afile/exports (the exports folder): {tmp}/afile is a file, not a folder"),
 ]
 
 
@@ -197,14 +234,21 @@ def test_a_bad_command_line_gets_one_error_line_and_changes_nothing(setup, argv,
         shutil.copytree(request.getfixturevalue("saved_run"), run)
     setup(tmp_path, monkeypatch)
     before = snapshot(run)
-    entry = train_main if argv[0] == "train" else digitsum_main
+    if argv[0] == "app":
+        import app
+        entry = app.main
+    else:
+        entry = train_main if argv[0] == "train" else digitsum_main
+    places = dict(run=run, tmp=tmp_path)
+    if argv[0] == "app":
+        places.update(course=request.getfixturevalue("course_set"), ckpt=request.getfixturevalue("tiny_checkpoint"))
     capsys.readouterr()
-    code = entry([a.format(run=run, tmp=tmp_path) for a in argv[1:]])
+    code = entry([a.format(**places) for a in argv[1:]])
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert message.format(run=run, tmp=tmp_path) in lines[0]
+    assert message.format(**places) in lines[0]
     assert snapshot(run) == before   # the saved run is untouched: no file rewritten, added or removed
     assert not (tmp_path / "new").exists()   # refused before anything was written

@@ -350,3 +350,27 @@ def test_a_float_tiff_in_0_to_1_is_read_as_an_image(reader, tmp_path):
     gray = load_image_file(tmp_path / "scan.tif")
     assert gray.max() == 1.0 and gray.min() == 0.0
     assert predict_image(reader, gray).digits == [3, 1, 4, 1]
+
+
+# ------------------------------------------------------------------ checkpoint names: a path is never a download
+SPECS = [
+    ("a mistyped folder that looks like owner/name", "chekpoints/digitsum-reader",
+     "chekpoints/digitsum-reader: no such checkpoint folder (a checkpoint on the Hugging Face Hub is written "
+     "hf://chekpoints/digitsum-reader)"),
+    ("an absolute path", "/nonexistent", "/nonexistent: no such checkpoint folder"),
+    ("a folder under an existing one", "checkpoints/digitsum-readr", "checkpoints/digitsum-readr: no such checkpoint folder"),
+    ("a Hub name that is not owner/name", "hf://owner/../x", "a Hugging Face Hub checkpoint is written hf://owner/name"),
+    ("a Hub name of a megabyte", "hf://" + "a" * 2**20, "(1,048,581 characters)"),
+]
+
+
+@pytest.mark.parametrize("case,spec,message", SPECS, ids=[c[0] for c in SPECS])
+def test_a_checkpoint_name_that_is_no_folder_is_one_line_and_no_download(monkeypatch, case, spec, message):
+    import digitsum.checkpoint
+
+    def download(repo_id):
+        raise AssertionError(f"{spec} was looked for on the Hub")
+    monkeypatch.setattr(digitsum.checkpoint, "_download", download)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(spec)
+    assert message in str(e.value) and "\n" not in str(e.value) and len(str(e.value)) < 400

@@ -44,7 +44,7 @@ def test_blank_canvas_and_guides_only_are_reported_not_predicted(service):
 def test_unknown_checkpoint_is_a_clear_error(service):
     with pytest.raises(DigitsumError, match="unknown checkpoint"):
         service.model("nope")
-    with pytest.raises(DataError, match="no checkpoint"):
+    with pytest.raises(DataError, match="no such checkpoint folder"):
         DigitsumService(["/definitely/not/here"])
 
 
