@@ -138,6 +138,12 @@ CASES = [
     case("resume-steps-reached", nothing, ["train", "--steps", "2", *RESUME],
      "--resume: the run in {run} already reached step 2; give --steps above 2 to train further"),
     case("resume-steps-below", nothing, ["train", "--steps", "1", *RESUME], "already reached step 2"),
+    # a new run into a saved one: refused unless --resume or --overwrite says what to do with it
+    case("out-holds-a-run", nothing, ["train", *QUICK, "--synthetic-fraction", "1", "--steps", "4", "--out", "{run}"],
+     "--out {run}: holds a run already (last, best, metrics.jsonl); continue it with --resume, replace it with "
+     "--overwrite"),
+    case("resume-and-overwrite", nothing, ["train", "--steps", "4", *RESUME, "--overwrite"],
+     "--resume continues the run in --out and --overwrite replaces it: give one"),
     # no data, bad numbers, devices
     case("labels-db-empty", empty_labels_db, ["train", *QUICK, "--steps", "2", "--synthetic-fraction", "0",
                                           "--labels-db", "{tmp}/labels.db", "--out", "{tmp}/new"],
@@ -252,3 +258,31 @@ def test_a_bad_command_line_gets_one_error_line_and_changes_nothing(setup, argv,
     assert message.format(**places) in lines[0]
     assert snapshot(run) == before   # the saved run is untouched: no file rewritten, added or removed
     assert not (tmp_path / "new").exists()   # refused before anything was written
+
+
+def test_overwrite_leaves_the_old_run_as_it_was_until_the_first_save(saved_run, tmp_path, monkeypatch, capsys):
+    """`--overwrite` replaces a run only from its first save on: a run that dies before (a full disk
+    at the save, here) leaves the old metrics.jsonl, state and checkpoint byte for byte."""
+    import train.main
+    from digitsum.errors import DigitsumError
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    before = snapshot(run)
+    argv = ["--model", "reader", "--synthetic-fraction", "1", "--steps", "4", *QUICK, "--out", str(run), "--overwrite"]
+
+    def disk_full(*args, **kwargs):
+        raise DigitsumError("no space left on device")
+    with monkeypatch.context() as mp:
+        mp.setattr(train.main, "save_point", disk_full)
+        assert train_main(argv) == 2
+    after = {p: v for p, v in snapshot(run).items() if not p.name.startswith(".metrics.jsonl")}
+    assert after == before
+    threads = torch.get_num_threads()
+    try:
+        assert train_main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if r["kind"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == 4          # the new run's records only
+    assert json.loads((run / "last" / "state.json").read_text())["step"] == 4

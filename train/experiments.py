@@ -388,6 +388,8 @@ def run_system(ctx: Context, system: System) -> dict:
         entry["status"] = "planned"
         return entry
     run = ctx.out / "runs" / name
+    if system.kind != "reader" and run.exists():
+        cmd.append("--overwrite")   # a rerun, or a stopped system, starts over (python -m train asks for it)
     log = ctx.out / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {shown}", flush=True)

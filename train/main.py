@@ -58,11 +58,9 @@ def main(args) -> dict:
     batches = Batches(args, model, ctx.device, ctx.rank)
     val, test_sets = load_eval_sets(args)   # unreadable: fail now, not after the training
     log = MetricsLog(args.out, enabled=ctx.is_main)
-    if args.resume:
-        log.truncate_after(start)
-    elif ctx.is_main:
+    if ctx.is_main:
         args.out.mkdir(parents=True, exist_ok=True)
-        log.path.unlink(missing_ok=True)
+    log.begin(start if args.resume else None)   # OUT/metrics.jsonl itself is replaced at the first save
 
     t0, result = time.perf_counter(), {}
     bar = tqdm(initial=start, total=args.steps, disable=not ctx.is_main, desc="train", dynamic_ncols=True, mininterval=2)
@@ -73,6 +71,7 @@ def main(args) -> dict:
         wall = wall_before + time.perf_counter() - t0
         if ctx.is_main:
             result, best = save_point(args, command, model, ema, optimizer, val, log, stop, wall, best, ctx.device)
+            log.commit()
         distributed.barrier(ctx)
         start = stop
         if args.stop_after and stop >= args.stop_after:

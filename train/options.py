@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -87,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
                    help="course-format test set scored by the exported checkpoint, for its model card; repeatable")
     g.add_argument("--eval-every", type=int, default=250)
     g.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (kept as it is until the new run's first save)")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the exported checkpoint to this Hub repo")
     g.add_argument("--half", action="store_true", help="export fp16 weights (half the file size)")
     g.add_argument("--stop-after", type=int, default=0, help=argparse.SUPPRESS)  # tests: simulate a kill
@@ -179,6 +182,11 @@ def validate(a: argparse.Namespace) -> None:
             from digitsum.labeldb import LabelStore
             need(LabelStore(a.labels_db).count() > 0, f"--labels-db {a.labels_db}: no labels saved in it yet, and "
                  "--synthetic-fraction 0 leaves no other training data")
+    need(not (a.resume and a.overwrite), "--resume continues the run in --out and --overwrite replaces it: give one")
+    if not (a.resume or a.overwrite):
+        held = [n for n in ("last", ".last.old", "best", "metrics.jsonl") if os.path.lexists(a.out / n)]
+        need(not held, f"--out {a.out}: holds a run already ({', '.join(held)}); continue it with --resume, "
+             "replace it with --overwrite, or choose another --out")
     if a.resume:
         recover(a.out / "last")   # a save killed between its two renames left the state as .last.old
         need((a.out / "last" / "state.json").is_file(), f"--resume: no saved run in {a.out} (no last/state.json)")

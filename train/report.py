@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
 class MetricsLog:
+    """OUT/metrics.jsonl. A run writes its records to a pending copy (`begin`) that replaces the file
+    at the run's first save (`commit`): a run that dies before saving anything, or one that is
+    refused, leaves the metrics of the run before it as they were."""
+
     def __init__(self, folder: Path, enabled: bool):
         self.path = folder / "metrics.jsonl"
+        self.pending = None   # while set: the file records go to until the first save
         self.enabled = enabled
         self.tb = None
         if enabled:
@@ -20,7 +26,7 @@ class MetricsLog:
     def write(self, record: dict) -> None:
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
+        with open(self.pending or self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.tb is not None:
             for key, value in record.items():
@@ -28,11 +34,22 @@ class MetricsLog:
                     self.tb.add_scalar(key, value, record["step"])
             self.tb.flush()
 
-    def truncate_after(self, step: int) -> None:
-        """On resume: drop records the killed run wrote after its last saved state."""
-        if self.enabled and self.path.is_file():
-            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= step]
-            self.path.write_text("".join(l + "\n" for l in kept))
+    def begin(self, resumed_at: int | None) -> None:
+        """Start the pending copy: empty for a new run; for a resumed one, the records up to its saved
+        step (those the killed run wrote after its last saved state are dropped)."""
+        if not self.enabled:
+            return
+        kept = []
+        if resumed_at is not None and self.path.is_file():
+            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= resumed_at]
+        self.pending = self.path.with_name(f".{self.path.name}.new")
+        self.pending.write_text("".join(l + "\n" for l in kept))
+
+    def commit(self) -> None:
+        """At a save: the pending copy becomes metrics.jsonl (once; later records are appended to it)."""
+        if self.enabled and self.pending is not None:
+            os.replace(self.pending, self.path)
+            self.pending = None
 
     def read(self) -> list[dict]:
         if not self.path.is_file():
