@@ -88,16 +88,43 @@ def _load_local(folder: Path) -> DigitSumNet:
             raise ValueError("no 'trunk' in it")
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{folder / CONFIG}: not a digitsum config ({e})") from None
+    problem = config_problem(config)
+    if problem:   # before anything is built: hidden = 1,000,000 would take the memory of the machine
+        raise CheckpointError(f"{folder / CONFIG}: {problem}")
     try:
         model = DigitSumNet(**config)
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / CONFIG}: config does not fit a DigitSumNet ({e})") from None
+        raise CheckpointError(f"{folder / CONFIG}: config does not fit a DigitSumNet ({shorten(e, 200)})") from None
     try:
         tensors = load_file(str(folder / WEIGHTS))
     except Exception as e:  # safetensors raises its own errors on truncated or foreign files
         raise CheckpointError(f"{folder / WEIGHTS}: cannot load weights ({type(e).__name__}: {e})") from None
     load_weights_strictly(model, tensors, str(folder / WEIGHTS))
     return model
+
+
+# what a config may hold: its sizes bound what building the model costs (the largest shipped: hidden 256)
+CONFIG_RANGES = {"height": (8, 512), "width": (8, 4096), "hidden": (1, 4096), "head_blocks": (0, 16)}
+
+
+def config_problem(config: dict) -> str | None:
+    """Why `config` cannot be a digitsum model worth building, in a few words; None when it can."""
+    for key, (low, high) in CONFIG_RANGES.items():
+        if key in config:
+            value = config[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                return f"{key} must be a whole number in {low}..{high}, not {shorten(value, 40, quote=True)}"
+    if "dropout" in config:
+        value = config["dropout"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            return f"dropout must be a number in [0, 1), not {shorten(value, 40, quote=True)}"
+    for key in ("trunk", "head"):
+        if key in config and not isinstance(config[key], str):
+            return f"{key} must be a name, not {shorten(config[key], 40, quote=True)}"
+    return None
+
+
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)   # what a checkpoint's weights may be
 
 
 def load_weights_strictly(model: torch.nn.Module, tensors: dict, where: str,
@@ -110,7 +137,8 @@ def load_weights_strictly(model: torch.nn.Module, tensors: dict, where: str,
     unexpected = sorted(set(tensors) - set(mine))
     common = sorted(set(mine) & set(tensors))
     reshaped = [k for k in common if tuple(mine[k].shape) != tuple(tensors[k].shape)]
-    retyped = [k for k in common if mine[k].is_floating_point() != tensors[k].is_floating_point()]
+    retyped = [k for k in common if mine[k].is_floating_point() != tensors[k].is_floating_point()
+               or (tensors[k].is_floating_point() and tensors[k].dtype not in FLOAT_DTYPES)]   # fp8: too coarse
     problems = [f"{label}: {_names(keys)}" for label, keys in
                 (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped), ("other dtype", retyped)) if keys]
     if problems:
@@ -148,7 +176,21 @@ def load_checkpoint(path_or_repo: str | os.PathLike, device: str | torch.device 
     bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
     if bad:
         raise CheckpointError(f"{folder}: weights hold NaN or infinite values ({bad[0]}, ...)")
+    check_outputs(model, folder)
     return model
+
+
+@torch.no_grad()
+def check_outputs(model: DigitSumNet, where) -> None:
+    """One forward pass on a blank canvas and on one with a stroke: finite weights can still give
+    infinite or NaN outputs (weights scaled by 1e30 read every image as "0 0 0 0, sum 0")."""
+    device = next(model.parameters()).device
+    probe = torch.zeros(2, 1, model.height, model.width, device=device)
+    probe[1, :, model.height // 4:3 * model.height // 4, model.width // 8:model.width // 8 + 3] = 1.0
+    out = model(probe)
+    if not torch.isfinite(out.float()).all():
+        raise CheckpointError(f"{where}: its outputs are NaN or infinite on a plain canvas (weights too large "
+                              "or damaged); it cannot read anything")
 
 
 def load_metrics(folder) -> dict:

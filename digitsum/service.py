@@ -33,6 +33,16 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def shown_path(path) -> str:
+    """A server path as the app's pages show it: relative to the working directory when inside it,
+    else its last part only (the server's folders are nobody else's business)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
+    except (ValueError, OSError):
+        return path.name or str(path)
+
+
 def _named(error: DigitsumError, path, name: str | None) -> DigitsumError:
     """The same error with the file called by `name` (what the user knows it as), not by `path`
     (where the server keeps it: an upload's temporary folder)."""
@@ -137,11 +147,15 @@ class DigitsumService:
         self.locations = discover_checkpoints(checkpoint_specs)
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
+        self.dataset_title = shown_path(data_dir) if data_dir else self.dataset_name   # as the app shows it
         self.store = LabelStore(labels_db)
         # the Label tab's queue: its own pool unless a set is named (then labels are for that set)
         self.label_set = load_dataset(label_data) if label_data else default_label_pool(self.cache_dir)
         self.label_set_name = str(label_data) if label_data else \
             "label pool: MNIST-train course layout (seed {seed})".format(**DEFAULT_LABEL_POOL)
+        self.label_set_title = shown_path(label_data) if label_data else self.label_set_name
+        self.exports_title = shown_path(self.exports_dir)
+        self.labels_title = shown_path(labels_db)
         scored_here = label_data is not None and (
             (data_dir is not None and Path(label_data).resolve() == Path(data_dir).resolve()))
         self.label_warning = ("these images are the test set the app scores: labels saved from them must not "
@@ -170,7 +184,10 @@ class DigitsumService:
             raise DigitsumError(f"unknown checkpoint {shorten(name, quote=True)}; choose from {', '.join(self.names)}")
         with self._load_lock:
             if name not in self._models:
-                self._models[name] = load_checkpoint(self.locations[name])
+                try:
+                    self._models[name] = load_checkpoint(self.locations[name])
+                except DigitsumError as e:   # called by its name, not by where the server keeps it
+                    raise _named(e, self.locations[name], name) from None
             return self._models[name]
 
     def batcher(self, name: str) -> BatchQueue:
@@ -485,7 +502,7 @@ class DigitsumService:
                             f"only (no '/', '\\' or '..', at most 64), e.g. labeled-1")
         folder = self.exports_dir / name
         if os.path.lexists(folder) and not (folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir())):
-            raise DataError(f"{name} already exists in {self.exports_dir}; choose another name, "
+            raise DataError(f"{name} already exists in {self.exports_title}; choose another name, "
                             f"e.g. {self._free_name(name)}")
         return folder
 
@@ -505,5 +522,5 @@ class DigitsumService:
                 with atomic_folder(folder) as tmp:
                     written = self.store.export(tmp)
             except OSError as e:
-                raise DataError(f"cannot write the export folder {folder} ({e.strerror or e})") from None
+                raise DataError(f"cannot write the export folder {shown_path(folder)} ({e.strerror or e})") from None
             return [folder / p.name for p in written]

@@ -306,6 +306,7 @@ def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tm
     from gradio.utils import get_upload_folder
     assert "\n" not in message.strip() and "Traceback" not in message
     assert UPLOAD_DIR not in message and get_upload_folder() not in message
+    assert str(app_run["root"]) not in message          # no server folder: the app's, its database's
     if case.handler == "on_label_submit":         # the image stays; nothing is put over it
         image = output["data"][1]
         assert isinstance(image, dict) and image.get("__type__") == "update" and "value" not in image

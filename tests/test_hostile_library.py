@@ -225,6 +225,21 @@ def _other_config(folder):
     (folder / "config.json").write_text(json.dumps({**config, "hidden": 64}))
 
 
+def _config(**change):
+    def damage(folder):
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **change}))
+    return damage
+
+
+def _weights(change):
+    def damage(folder):
+        tensors = load_file(str(folder / "model.safetensors"))
+        save_file({k: change(v) if v.is_floating_point() else v for k, v in tensors.items()},
+                  str(folder / "model.safetensors"))
+    return damage
+
+
 def _truncate(folder):
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
@@ -236,6 +251,12 @@ DAMAGE = [
     ("a tensor of another shape", _reshape_tensor, "other shape: "),
     ("a config for another width", _other_config, "do not fit the model in config.json"),
     ("truncated weights", _truncate, "cannot load weights"),
+    ("a config with hidden = 1,000,000", _config(hidden=1_000_000), "hidden must be a whole number in 1..4096, not 1000000"),
+    ("a config with hidden = 5,000", _config(hidden=5000), "hidden must be a whole number in 1..4096, not 5000"),
+    ("a config with a height in words", _config(height="forty"), "height must be a whole number in 8..512, not 'forty'"),
+    ("a config with dropout 1", _config(dropout=1.0), "dropout must be a number in [0, 1), not 1.0"),
+    ("weights scaled by 1e30", _weights(lambda t: t * 1e30), "its outputs are NaN or infinite on a plain canvas"),
+    ("fp8 weights", _weights(lambda t: t.to(torch.float8_e4m3fn)), "other dtype: "),
 ]
 
 
@@ -374,3 +395,15 @@ def test_a_checkpoint_name_that_is_no_folder_is_one_line_and_no_download(monkeyp
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(spec)
     assert message in str(e.value) and "\n" not in str(e.value) and len(str(e.value)) < 400
+
+
+def test_the_app_names_a_broken_checkpoint_by_its_name_not_its_folder(tmp_path, course_set):
+    """The app's messages say which checkpoint, never where the server keeps it."""
+    from digitsum.service import DigitsumService
+    folder = _saved(tmp_path)
+    _config(hidden=5000)(folder)
+    service = DigitsumService([str(folder)], data_dir=course_set, label_data=course_set,
+                              labels_db=tmp_path / "labels.db", cache_dir=tmp_path / "cache")
+    with pytest.raises(CheckpointError) as e:
+        service.model("ckpt")
+    assert str(e.value).startswith("ckpt/config.json: hidden must be a whole number") and str(tmp_path) not in str(e.value)

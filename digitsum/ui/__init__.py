@@ -27,7 +27,7 @@ def build(service: DigitsumService, delete_cache: tuple[int, int] = DELETE_CACHE
     names = service.names
     with gr.Blocks(title="digitsum", delete_cache=delete_cache) as demo:   # launch() adds CSS
         gr.Markdown(f"**digitsum**: four handwritten digits, each digit and their sum (0-36). "
-                    f"Test set: {service.dataset_name}, {len(service.dataset):,} images.")
+                    f"Test set: {service.dataset_title}, {len(service.dataset):,} images.")
         add_scoring_status(service)
         with gr.Tab("Draw", id="draw"):
             build_draw_tab(service, names)

@@ -3,6 +3,7 @@ the model read), upload components that pass files through untouched, tables and
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 import traceback
@@ -72,11 +73,15 @@ class BodyLimit:
 
 def user_message(error: BaseException | str) -> str:
     """One line of at most MESSAGE_LIMIT characters, without the server's temporary upload folders
-    (a file is called by its own name). Bounded before any scan: whatever a request put in the
-    error, this costs the same."""
+    (a file is called by its own name) or its working and home folders. Bounded before any scan:
+    whatever a request put in the error, this costs the same."""
     text = error if isinstance(error, str) else str(error)
     cut = len(text) > 4 * MESSAGE_LIMIT
     text = UPLOAD_DIR.sub("", " ".join(text[:4 * MESSAGE_LIMIT].split()))
+    # the server's own folders: paths under the working directory relative to it, the home folder as ~
+    for folder, shown in ((os.getcwd(), ""), (os.path.expanduser("~"), "~/")):
+        if len(folder) > 1:
+            text = text.replace(folder.rstrip(os.sep) + os.sep, shown)
     if cut or len(text) > MESSAGE_LIMIT:
         text = text[:MESSAGE_LIMIT].rstrip() + " …"
     return text or type(error).__name__

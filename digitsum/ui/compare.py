@@ -51,7 +51,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     inputs_gallery = gr.Gallery(label="each checkpoint's input, and where it read each digit", columns=2,
                                 height=230, elem_classes="wide-gallery", allow_preview=False,
                                 elem_id="compare-inputs")
-    metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_name})", interactive=False)
+    metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_title})", interactive=False)
     per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum", height=240)
     gr.Markdown("### Where they differ most\nSum accuracy per layout slice (10 images or more), the largest "
                 "gap first. Click a row to see the images of that slice on which the checkpoints disagree.")

@@ -51,6 +51,6 @@ def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
             row = service.save_drawing(canvas, digits)
         except DigitsumError as e:
             return f"⚠️ {user_message(e)}"      # the status line says it; nothing else changes
-        return f"saved as label #{row} ({service.store.count()} labels in {service.store.path})"
+        return f"saved as label #{row} ({service.store.count()} labels in {service.labels_title})"
 
     save.click(on_draw_save, [pad, digits_box, ckpt], status, **PRIVATE)

@@ -20,14 +20,14 @@ def build_label_tab(service: DigitsumService, tab: gr.Tab) -> None:
         undo = gr.Button("Undo")
     status = gr.Markdown(elem_id="label-status")
     with gr.Row():
-        folder = gr.Textbox(value="labeled", label=f"export folder (a name, inside {service.exports_dir})", max_lines=1)
+        folder = gr.Textbox(value="labeled", label=f"export folder (a name, inside {service.exports_title})", max_lines=1)
         export = gr.Button("Export to course format")
     index_state = gr.State(-1)
     history = gr.State([])   # [index, row or None (a skip), the label it replaced]
 
     def view(index, message=""):
         done, total = service.label_progress()
-        line = f"**{done} / {total}** labeled in {service.store.path} ({service.label_source})"
+        line = f"**{done} / {total}** labeled in {service.labels_title} ({service.label_set_title})"
         if service.label_warning:
             line += f"\n\n⚠️ {service.label_warning}"
         if index is None:
@@ -82,7 +82,8 @@ def build_label_tab(service: DigitsumService, tab: gr.Tab) -> None:
     @ui_errors
     def on_export(name):
         files = service.export_labels(name)   # a plain folder name, inside service.exports_dir
-        return f"exported {service.store.count()} labels to {files[0].parent}: " + ", ".join(f.name for f in files)
+        return (f"exported {service.store.count()} labels to {service.exports_title}/{files[0].parent.name}: "
+                + ", ".join(f.name for f in files))
 
     targets = [index_state, image, box, progress, status]
     tab.select(on_label_open, index_state, targets, **PRIVATE)
