@@ -98,3 +98,44 @@ def test_unreadable_files_are_clear_errors(tmp_path):
         load_image_file(tmp_path / "none.png")
     with pytest.raises(DataError, match="2-D"):
         fit_to_canvas(np.zeros((2, 3, 4, 5)))
+
+
+def _page_photo(course_image, edge=True, table=True):
+    """Black ink on grey paper at 3x; the page ends 25 px below the writing, with a
+    dark, grainy table beyond it."""
+    from digitsum.preprocess import to_gray
+    big = Image.fromarray(course_image).resize((168 * 3, 40 * 3), Image.Resampling.BICUBIC)
+    big = np.asarray(big, np.float32) / 255
+    h, w = big.shape
+    photo = np.full((h + 60, w + 40), 0.8, np.float32)
+    photo[20:20 + h, 20:20 + w] -= 0.7 * big
+    if table:
+        rng = np.random.default_rng(0)
+        grain = 0.25 + 0.08 * np.sin(np.arange(w + 40) / 3.0)[None, :] + 0.03 * rng.standard_normal((15, w + 40))
+        photo[-15:] = grain
+    if edge:
+        photo[-17:-15] = 0.1   # the page's rim casts a dark line
+    return (to_gray(photo) * 255).astype(np.uint8)
+
+
+def test_the_page_edge_and_the_table_leave_the_crop(course_image):
+    from digitsum.preprocess import drop_page_edges, flatten_background
+    photo = _page_photo(course_image)
+    ink = flatten_background(photo / 255.0, dark_ink=True)
+    assert ink[-17:].max() > 0.3                                       # the edge and table show as ink
+    cleaned = drop_page_edges(ink)
+    # gone, but for specks of the table's noise too faint to count as ink
+    assert (cleaned[-17:] > 0.05).sum() < 0.05 * (ink[-17:] > 0.05).sum()
+    writing = (slice(20, -40), slice(20, -20))
+    assert np.allclose(cleaned[writing], ink[writing])                  # the digits untouched
+    canvas = fit_to_canvas(photo)
+    clean = fit_to_canvas(_page_photo(course_image, edge=False, table=False))
+    assert ink_height(canvas) == pytest.approx(ink_height(clean), abs=2)   # the crop holds only the writing
+
+
+def test_touching_digits_cropped_at_the_frame_are_kept():
+    from digitsum.preprocess import drop_page_edges
+    row = np.zeros((20, 70), np.float32)
+    row[:, 0:3] = row[:, 20:23] = row[:, 45:48] = row[:, 67:70] = 1.0    # four strokes joined by a bar
+    row[0:2, :] = 1.0
+    assert np.array_equal(drop_page_edges(row), row)
