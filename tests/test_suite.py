@@ -57,7 +57,8 @@ def test_each_preset_renders_labelled_course_format_images(rendered, name):
         assert np.median(images) > 40
     else:
         assert (images.reshape(N, -1).max(1) > 100).all()       # every image has ink
-        assert np.median(images) <= 10                           # white ink on black (maybe noisy)
+        # white ink on black; only `stacked` has pixel noise on every canvas
+        assert np.median(images) <= (10 if name == "stacked" else 0)
 
 
 @pytest.mark.parametrize("name", list(SUITE_PRESETS))
