@@ -8,11 +8,14 @@ Folders get the user's normal permissions (umask), not mkdtemp's private 0700.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import disk_full
 
 
 def _umask() -> int:
@@ -45,7 +48,12 @@ def atomic_folder(folder: Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     os.chmod(tmp, 0o777 & ~mask)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except Exception as e:   # a full disk, however the writer said it, is an OSError naming the
+            if disk_full(e):     # folder meant, not the temporary one (the old folder is still in place)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder)) from e
+            raise
         for path in tmp.rglob("*"):   # some writers (safetensors) create private 0600 files
             os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
         old = folder.with_name(f".{folder.name}.old")

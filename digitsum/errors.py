@@ -28,3 +28,18 @@ def shorten(text, limit: int = 60, quote: bool = False) -> str:
     head = text[:limit]
     head = repr(head) if quote else " ".join(head.split())
     return f"{head}… ({len(text):,} characters)" if cut else head
+
+
+DISK_FULL_ERRNOS = (28, 122)   # ENOSPC, EDQUOT (Linux; also 28 and 69 on macOS, where 122 is unused)
+DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded", "os error 28", "os error 122",
+                   "database or disk is full")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` says the disk (or the user's quota) is full, however its writer put it: an
+    OSError (ENOSPC), safetensors' own error ("I/O error: No space left on device (os error 28)"),
+    SQLite's ("database or disk is full")."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(error)[:1000].lower()
+    return any(words in text for words in DISK_FULL_WORDS)

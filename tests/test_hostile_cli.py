@@ -2,6 +2,7 @@
 before any work starts, in one `error:` line on stderr with exit code 2 and no traceback, and a
 saved run in OUT is left exactly as it was (same files, same bytes, same times)."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,42 @@ def state_json(change):
 
 def without(key):
     return state_json(lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != key}))
+
+
+def tensors(change):
+    """Set-up: the saved state's tensors changed by `change(dict of name -> tensor)` (in place)."""
+    def setup(tmp, mp):
+        from safetensors.torch import load_file, save_file
+        f = tmp / "run" / "last" / "state.safetensors"
+        flat = load_file(str(f))
+        change(flat)
+        save_file(flat, str(f))
+    return setup
+
+
+def first(flat, prefix):
+    """The name of the first tensor of `flat` whose name starts with `prefix` and has 2+ dimensions."""
+    return next(n for n, t in sorted(flat.items()) if n.startswith(prefix) and t.ndim >= 2)
+
+
+def wrong_shape(prefix):
+    def change(flat):
+        name = first(flat, prefix)
+        flat[name] = flat[name].flatten()[:-1].clone()
+    return tensors(change)
+
+
+def nan_in(prefix, value=float("nan")):
+    def change(flat):
+        name = first(flat, prefix)
+        flat[name] = flat[name].clone()
+        flat[name].view(-1)[0] = value
+    return tensors(change)
+
+
+def no_ema(flat):
+    for name in [n for n in flat if n.startswith("ema.")]:
+        del flat[name]
 
 
 def remove_tensors(tmp, mp):
@@ -128,6 +165,21 @@ CASES = [
     case("resume-damaged-optimizer", state_json(lambda text: json.dumps({**json.loads(text), "optimizer": {"state": {},
                                                                      "param_groups": 3}})),
      ["train", "--steps", "4", *RESUME], "{run}/last/state.json: its optimizer state is damaged"),
+    case("resume-optimizer-wrong-shape", wrong_shape("optimizer."), ["train", "--steps", "4", *RESUME],
+     "--resume {run}/last/state.safetensors: its optimizer state does not fit --model reader (optimizer."),
+    case("resume-no-ema", tensors(no_ema), ["train", "--steps", "4", *RESUME],
+     "--resume {run}/last/state.safetensors: the saved run state has no EMA weights (ema.*): it was trained with "
+     "--ema-decay 0 (resume it with --ema-decay 0) or it is damaged"),
+    # NaN or infinity in a saved state: corrupt, not a learning rate to lower
+    case("resume-nan-weights", nan_in("model."), ["train", "--steps", "4", *RESUME],
+     "holds NaN or infinite values: the saved run state is corrupt (training never saves them)"),
+    case("resume-inf-ema", nan_in("ema.", float("inf")), ["train", "--steps", "4", *RESUME],
+     "holds NaN or infinite values: the saved run state is corrupt"),
+    case("resume-nan-optimizer", nan_in("optimizer."), ["train", "--steps", "4", *RESUME],
+     "holds NaN or infinite values: the saved run state is corrupt"),
+    case("resume-nan-best", state_json(lambda text: json.dumps({**json.loads(text), "best": float("nan")})),
+     ["train", "--steps", "4", *RESUME], "{run}/last/state.json: wall_seconds or best is NaN or infinite: the saved "
+     "run state is corrupt"),
     # a saved run that is not this command's
     case("resume-other-model", nothing, ["train", "--model", "convnet4", "--steps", "4", *RESUME],
      "--resume: the run in {run} trained --model reader, not --model convnet4"),
@@ -256,6 +308,7 @@ def test_a_bad_command_line_gets_one_error_line_and_changes_nothing(setup, argv,
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert message.format(**places) in lines[0]
+    assert "lower --lr" not in lines[0]   # advice for a diverging run, never for a refused one
     assert snapshot(run) == before   # the saved run is untouched: no file rewritten, added or removed
     assert not (tmp_path / "new").exists()   # refused before anything was written
 
@@ -286,3 +339,122 @@ def test_overwrite_leaves_the_old_run_as_it_was_until_the_first_save(saved_run, 
     steps = [r["step"] for r in records if r["kind"] == "train"]
     assert steps == sorted(set(steps)) and steps[-1] == 4          # the new run's records only
     assert json.loads((run / "last" / "state.json").read_text())["step"] == 4
+
+
+# ---------------------------------------------------------------- a full disk while training
+def no_space(path="") -> OSError:
+    import errno
+    import os
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) or None)
+
+
+SAFETENSORS_FULL = "Error while serializing: I/O error: No space left on device (os error 28)"   # its own words
+
+
+def full_at_state_save(mp, tmp):
+    """safetensors' own error (not an OSError) when the run state is written."""
+    import train.state
+    from safetensors import SafetensorError
+
+    def save_file(*args, **kwargs):
+        raise SafetensorError(SAFETENSORS_FULL)
+    mp.setattr(train.state, "save_file", save_file)
+
+
+def full_at_checkpoint(which):
+    """The same error when the checkpoint folder `which` (best, ckpt) is written."""
+    def setup(mp, tmp):
+        from digitsum.models import DigitSumNet
+        from safetensors import SafetensorError
+        save = DigitSumNet.save_pretrained
+
+        def save_pretrained(self, folder, *args, **kwargs):
+            if Path(folder).name.startswith(f".{which}.tmp-"):
+                raise SafetensorError(SAFETENSORS_FULL)
+            return save(self, folder, *args, **kwargs)
+        mp.setattr(DigitSumNet, "save_pretrained", save_pretrained)
+    return setup
+
+
+def full_in_metrics_line(mp, tmp):
+    """metrics.jsonl takes half a line, then the disk is full (an append that does not fit)."""
+    import builtins
+    import train.report
+
+    class HalfLine:
+        def __init__(self, path, mode="r", *args, **kwargs):
+            self.path, self.file = path, builtins.open(path, mode, *args, **kwargs)
+
+        def write(self, text):
+            self.file.write(text[:len(text) // 2])
+            self.file.flush()
+            raise no_space(self.path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+    mp.setattr(train.report, "open", HalfLine, raising=False)
+
+
+def full_at_plot(mp, tmp):
+    import matplotlib.figure
+
+    def savefig(self, path, *args, **kwargs):
+        raise no_space(path)
+    mp.setattr(matplotlib.figure.Figure, "savefig", savefig)
+
+
+BAR = re.compile(r"^\s*train:\s+\d+%")
+RESUME_TO_6 = ["--model", "reader", "--synthetic-fraction", "1", "--steps", "6", *QUICK]
+# id, set-up, extra flags, where the disk filled (in the message), the message's advice, the step OUT/last holds
+DISK_FULL = [
+    ("state-save", full_at_state_save, ["--resume"], "{run}/last", "{run}/last holds the run at step 2; free some "
+     "space, then continue with --resume", 2),
+    ("best-checkpoint", full_at_checkpoint("best"), ["--resume"], "{run}/best",
+     "{run}/last holds the run at step 2; free some space, then continue with --resume", 2),
+    ("metrics-line", full_in_metrics_line, ["--resume"], "{run}/metrics.jsonl",
+     "{run}/last holds the run at step 4; free some space, then continue with --resume", 4),
+    ("final-export", full_at_checkpoint("ckpt"), ["--resume", "--export", "{tmp}/ckpt"], "{tmp}/ckpt",
+     "after the last step; nothing saved is lost: {run}/best holds the trained checkpoint and {run}/last the run at "
+     "step 6; free some space, then copy {run}/best to {tmp}/ckpt", 6),
+    ("plot", full_at_plot, ["--resume"], "{run}/curves.png", "after the last step; nothing saved is lost", 6),
+    ("first-save-of-an-overwrite", full_at_state_save, ["--overwrite"], "{run}/last",
+     "before the run's first save point was complete; {run}/last still holds the earlier run", 2),
+]
+
+
+@pytest.mark.parametrize("setup,flags,where,advice,kept", [pytest.param(*c[1:], id=c[0]) for c in DISK_FULL])
+def test_a_full_disk_while_training_is_one_line_and_loses_nothing(saved_run, tmp_path, monkeypatch, capsys,
+                                                                  setup, flags, where, advice, kept):
+    """A full disk at each thing a run writes: one line that says where and what is kept, exit 2,
+    every save whole (none half-written, no temporary folder left), and --resume then finishes the run."""
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    places = dict(run=run, tmp=tmp_path)
+    argv = [*RESUME_TO_6, "--out", str(run), *[f.format(**places) for f in flags]]
+    threads = torch.get_num_threads()
+    try:
+        with monkeypatch.context() as mp:
+            setup(mp, tmp_path)
+            capsys.readouterr()
+            code = train_main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, err
+        lines = [l for l in err.splitlines() if l.strip() and not BAR.match(l)]   # tqdm's bar: its own lines
+        assert "Traceback" not in err and len(lines) == 1, err
+        assert lines[0].startswith(f"error: the disk is full (no space left writing {where.format(**places)})"), err
+        assert advice.format(**places) in lines[0], err
+        assert json.loads((run / "last" / "state.json").read_text())["step"] == kept
+        assert not [p.name for p in run.iterdir() if ".tmp-" in p.name or p.name.endswith(".old")]
+        for line in (run / "metrics.jsonl").read_text().splitlines()[:-1]:
+            json.loads(line)                     # only a last line may be cut short
+        if kept < 6:                             # nothing lost: the run goes on from its last save
+            resumed = [a for a in argv if a != "--overwrite"] + ([] if "--resume" in argv else ["--resume"])
+            assert train_main(resumed) == 0, capsys.readouterr().err
+            assert json.loads((run / "last" / "state.json").read_text())["step"] == 6
+            records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            assert [r["step"] for r in records if r["kind"] == "train"][-1] == 6
+    finally:
+        torch.set_num_threads(threads)

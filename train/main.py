@@ -16,7 +16,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from digitsum.errors import DigitsumError
+from digitsum.errors import DigitsumError, disk_full, shorten
 from digitsum.models import create_model
 
 from . import distributed
@@ -53,6 +53,7 @@ def main(args) -> dict:
     if args.resume:   # checked against this command before any data is loaded or anything in OUT written
         info = resume(args, model, ema, optimizer)
         start, wall_before, best = info["step"], info["wall_seconds"], info["best"]
+        args.saved_step = start
     scheduler = make_scheduler(args, optimizer, start)
 
     batches = Batches(args, model, ctx.device, ctx.rank)
@@ -64,26 +65,48 @@ def main(args) -> dict:
 
     t0, result = time.perf_counter(), {}
     bar = tqdm(initial=start, total=args.steps, disable=not ctx.is_main, desc="train", dynamic_ncols=True, mininterval=2)
-    while start < args.steps:
-        stop = min(args.steps, (start // args.eval_every + 1) * args.eval_every)   # the next save point
-        batches.reseed(start)   # every stretch's draws depend on its first step alone: resumable
-        train_steps(args, model, train_model, batches, optimizer, scheduler, ema, ctx, log, bar, start, stop)
-        wall = wall_before + time.perf_counter() - t0
-        if ctx.is_main:
-            result, best = save_point(args, command, model, ema, optimizer, val, log, stop, wall, best, ctx.device)
-            log.commit()
-        distributed.barrier(ctx)
-        start = stop
-        if args.stop_after and stop >= args.stop_after:
-            break
-    bar.close()
+    try:   # the bar ends its line even when the run fails: an error is then a line of its own
+        while start < args.steps:
+            stop = min(args.steps, (start // args.eval_every + 1) * args.eval_every)   # the next save point
+            batches.reseed(start)   # every stretch's draws depend on its first step alone: resumable
+            train_steps(args, model, train_model, batches, optimizer, scheduler, ema, ctx, log, bar, start, stop)
+            wall = wall_before + time.perf_counter() - t0
+            if ctx.is_main:
+                result, best = save_point(args, command, model, ema, optimizer, val, log, stop, wall, best, ctx.device)
+                log.commit()
+                args.saved_step = stop
+            distributed.barrier(ctx)
+            start = stop
+            if args.stop_after and stop >= args.stop_after:
+                break
+    finally:
+        bar.close()
     if ctx.is_main and start >= args.steps:
         finish(args, command, ctx.device, test_sets)
     distributed.teardown(ctx)
     return result
 
 
+def disk_full_message(args, error: BaseException) -> str:
+    """What a full disk cost and how to go on: every save is atomic, so OUT/last (and OUT/best)
+    hold the last save point whole; the metrics after it are dropped by --resume."""
+    where = getattr(error, "filename", None) or args.out
+    head = f"the disk is full (no space left writing {shorten(str(where), 200)})"
+    step = getattr(args, "saved_step", None)   # set by main() at the start of a resume and at each save
+    if step is None:
+        kept = f"; {args.out}/last still holds the earlier run" if args.overwrite else ""
+        return (f"{head} before the run's first save point was complete{kept}; "
+                "free some space and start again")
+    if step < args.steps:
+        return (f"{head}; nothing saved is lost: {args.out}/last holds the run at step {step}; "
+                "free some space, then continue with --resume")
+    return (f"{head} after the last step; nothing saved is lost: {args.out}/best holds the trained checkpoint "
+            f"and {args.out}/last the run at step {step}; free some space"
+            + (f", then copy {args.out}/best to {args.export}" if args.export else ""))
+
+
 def cli(argv=None) -> int:
+    args = None
     try:
         args = parse(argv)
         main(args)
@@ -94,6 +117,9 @@ def cli(argv=None) -> int:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
     except Exception as e:
+        if args is not None and disk_full(e):   # a save, the metrics log or the plot: one line
+            distributed.report(DigitsumError(disk_full_message(args, e)))
+            return 2
         distributed.defer(e)   # under torchrun: a peer's failure ends this rank before its traceback
         raise
     return 0

@@ -41,7 +41,7 @@ class MetricsLog:
             return
         kept = []
         if resumed_at is not None and self.path.is_file():
-            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= resumed_at]
+            kept = [json.dumps(r) for r in self.read() if r.get("step", resumed_at + 1) <= resumed_at]
         self.pending = self.path.with_name(f".{self.path.name}.new")
         self.pending.write_text("".join(l + "\n" for l in kept))
 
@@ -52,9 +52,18 @@ class MetricsLog:
             self.pending = None
 
     def read(self) -> list[dict]:
+        """The records; a line a full disk cut short (the last one written) is left out."""
         if not self.path.is_file():
             return []
-        return [json.loads(l) for l in self.path.read_text().splitlines() if l]
+        records = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
 
 def plot_curves(records: list[dict], out_png: Path) -> None:

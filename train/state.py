@@ -4,6 +4,7 @@ weights a run starts from: a saved state (--resume) or a checkpoint (--init), bo
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from digitsum.atomic import atomic_folder
-from digitsum.errors import DigitsumError
+from digitsum.errors import DigitsumError, shorten
 
 REQUIRED = ("step", "wall_seconds", "best", "optimizer")   # the keys of state.json a resume reads
 
@@ -65,12 +66,19 @@ def load_state(folder: Path) -> tuple[dict, dict]:
     if not all(isinstance(info[k], (int, float)) for k in ("wall_seconds", "best")) or \
             not isinstance(info["step"], int) or info["step"] < 0:
         raise DigitsumError(f"{info_path}: step, wall_seconds or best is not a number (step a whole one)")
+    if not all(math.isfinite(info[k]) for k in ("wall_seconds", "best")):
+        raise DigitsumError(f"{info_path}: wall_seconds or best is NaN or infinite: the saved run state is corrupt")
     if not tensors_path.is_file():
         raise DigitsumError(f"{tensors_path}: missing, so the saved run state is incomplete")
     try:
         flat = load_file(str(tensors_path))
     except (OSError, SafetensorError) as e:
         raise DigitsumError(f"{tensors_path}: cannot read the saved run state ({e})") from None
+    for name, value in flat.items():   # training never saves a non-finite value (train.loop.check_finite)
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise DigitsumError(f"{tensors_path}: {shorten(name, 100)} holds NaN or infinite values: the saved run "
+                                "state is corrupt (training never saves them); resume from a copy of the run, or "
+                                "start again")
     groups = {"model": {}, "ema": {}}
     for name, value in flat.items():
         head, _, rest = name.partition(".")
@@ -101,15 +109,33 @@ def resume(args, model, ema, optimizer) -> dict:
     if saved_optimizer != args.optimizer:
         raise DigitsumError(f"--resume: the run in {args.out} used --optimizer {saved_optimizer}, not {args.optimizer}")
     where = f"--resume {folder / 'state.safetensors'}"
+    if ema is not None and not tensors["ema"]:   # the EMA is never restarted from the current weights
+        raise DigitsumError(f"{where}: the saved run state has no EMA weights (ema.*): it was trained with "
+                            "--ema-decay 0 (resume it with --ema-decay 0) or it is damaged")
     load_weights_strictly(model, tensors["model"], where, f"--model {args.model}")
-    if ema is not None and tensors["ema"]:
+    if ema is not None:
         load_weights_strictly(ema, tensors["ema"], where + " (EMA)", f"--model {args.model}")
     try:
         optimizer.load_state_dict(info["optimizer_state"])
     except (KeyError, TypeError, ValueError) as e:
         raise DigitsumError(f"{where}: its optimizer state does not fit --model {args.model} ({e})") from None
+    check_optimizer_shapes(optimizer, where, f"--model {args.model}")
     match_parameter_layout(optimizer)
     return info
+
+
+def check_optimizer_shapes(optimizer, where: str, what: str) -> None:
+    """torch loads an optimizer state without looking at its tensors' shapes, and the first step
+    then fails deep inside the update: each moment must have its parameter's shape (scalars such
+    as AdamW's step count aside)."""
+    index = 0
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.ndim > 0 and tuple(value.shape) != tuple(p.shape):
+                    raise DigitsumError(f"{where}: its optimizer state does not fit {what} (optimizer.{index}.{key} "
+                                        f"has shape {tuple(value.shape)}, its parameter {tuple(p.shape)})")
+            index += 1
 
 
 def match_parameter_layout(optimizer) -> None:
