@@ -56,6 +56,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    print(f"digitsum app: torch and gradio loaded in {time.perf_counter() - STARTED:.1f} s; loading the checkpoints "
+          "and the test set (a first start builds the test set once, a few seconds)", flush=True)
     try:
         service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
                                   args.label_data)
