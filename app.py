@@ -54,19 +54,57 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def check_address(host: str, port: int) -> None:
+    """The app can listen on host:port, or a one-line DigitsumError saying why not: checked before
+    anything is loaded (Gradio's own check came after it, with a traceback and then SIGABRT)."""
+    import errno
+    import socket
+    from digitsum.errors import shorten
+    if not 1 <= port <= 65535:
+        raise DigitsumError(f"--port {port}: a port is a number from 1 to 65535 (the app's default is 7860)")
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host   # [::1] as in a URL
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError, ValueError) as e:
+        raise DigitsumError(f"--host {shorten(host, quote=True)}: not a name or address of this machine "
+                            f"({getattr(e, 'strerror', None) or e}); use 127.0.0.1 (this machine only) or "
+                            "0.0.0.0 (every network)") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server's own socket
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise DigitsumError(f"--port {port}: another program listens on {host}:{port} already; "
+                                    "stop it, or choose another --port") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise DigitsumError(f"--host {shorten(host, quote=True)}: not an address of this machine; use "
+                                    "127.0.0.1 (this machine only) or 0.0.0.0 (every network)") from None
+            if e.errno == errno.EACCES:
+                raise DigitsumError(f"--port {port}: only the administrator may listen on it; choose a port from "
+                                    "1024 up") from None
+            raise DigitsumError(f"--host {shorten(host, quote=True)} --port {port}: cannot listen there "
+                                f"({e.strerror or e})") from None
+
+
 def main(argv=None):
     args = parse_args(argv)
-    print(f"digitsum app: torch and gradio loaded in {time.perf_counter() - STARTED:.1f} s; loading the checkpoints "
-          "and the test set (a first start builds the test set once, a few seconds)", flush=True)
     try:
+        check_address(args.host, args.port)
         service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
                                   args.label_data)
         demo = build(service)
     except DigitsumError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    try:   # before the warm-up starts its thread: a failed start then leaves nothing running
+        launch(demo, args.host, args.port)
+    except Exception as e:   # the address was taken since check_address (or Gradio's own check failed)
+        print(f"error: --host {args.host} --port {args.port}: the app could not start serving there "
+              f"({type(e).__name__}: {' '.join(str(e).split())[:200]})", file=sys.stderr)
+        return 2
     service.warm_up()
-    launch(demo, args.host, args.port)
     print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - STARTED:.1f} s "
           "since the process started", flush=True)
     demo.block_thread()
