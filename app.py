@@ -90,6 +90,8 @@ def check_address(host: str, port: int) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    print(f"digitsum app: torch and gradio loaded in {time.perf_counter() - STARTED:.1f} s; loading the checkpoints "
+          "and the test set (a first start builds the test set once, a few seconds)", flush=True)
     try:
         check_address(args.host, args.port)
         service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
