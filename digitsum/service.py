@@ -148,7 +148,7 @@ class DigitsumService:
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
         self.dataset_title = shown_path(data_dir) if data_dir else self.dataset_name   # as the app shows it
-        self.store = LabelStore(labels_db)
+        self.store = LabelStore(labels_db, title=shown_path(labels_db))
         # the Label tab's queue: its own pool unless a set is named (then labels are for that set)
         self.label_set = load_dataset(label_data) if label_data else default_label_pool(self.cache_dir)
         self.label_set_name = str(label_data) if label_data else \
@@ -451,12 +451,42 @@ class DigitsumService:
     def label_progress(self) -> tuple[int, int]:
         return len(self.store.labeled_items(self.label_source)), len(self.label_set)
 
-    def next_unlabeled(self, after: int = -1) -> int | None:
+    def label_counts(self) -> dict[str, int]:
+        """What the labels database holds, by where each label came from: 'queue' (this app's label
+        queue), 'drawings' (saved from the Draw tab), 'other' (other queues, uploads)."""
+        return self._by_kind(self.store.counts())
+
+    def _by_kind(self, counts: dict[str, int]) -> dict[str, int]:
+        queue = counts.get(self.label_source, 0)
+        drawings = counts.get("drawing", 0)
+        return {"queue": queue, "drawings": drawings, "other": sum(counts.values()) - queue - drawings}
+
+    @staticmethod
+    def describe_counts(kinds: dict[str, int]) -> str:
+        """'15 labels: 12 from the label queue, 3 drawings from the Draw tab' (what an export holds)."""
+        total = sum(kinds.values())
+        parts = [f"{kinds['queue']} from the label queue", f"{kinds['drawings']} drawing{'s' * (kinds['drawings'] != 1)} "
+                 "from the Draw tab"]
+        if kinds["other"]:
+            parts.append(f"{kinds['other']} from other sets")
+        return f"{total} label{'s' * (total != 1)}: " + ", ".join(parts)
+
+    def next_unlabeled(self, after: int = -1, owner: str | None = None) -> int | None:
+        """The first queue item after `after` without a label and not shown to another annotator.
+        With `owner` (an annotator's session), it is now shown to them: held for
+        labeldb.CLAIM_SECONDS, so that two annotators are never given the same item."""
+        if owner is not None:
+            return self.store.claim_next(self.label_source, len(self.label_set), after, owner)
         done = self.store.labeled_items(self.label_source)
         for index in range(after + 1, len(self.label_set)):
             if index not in done:
                 return index
         return None
+
+    def show_item(self, index: int, owner: str) -> None:
+        """Queue item `index` shown to `owner` again (an undo): held by them, unless another
+        annotator holds it now (a one-line error)."""
+        self.store.claim(self.label_source, _checked_index(index, len(self.label_set), "the label queue"), owner)
 
     def suggestion(self, index: int, name: str | None = None) -> list[int] | None:
         """The most likely four digits that add up to the known sum (None without a digits head)."""
@@ -468,12 +498,15 @@ class DigitsumService:
                 return digits[0].tolist()
         return None
 
-    def save_item_label(self, index: int, text) -> int:
+    def save_item_label(self, index: int, text, owner: str | None = None) -> int:
+        """Label queue item `index` (which must exist) with four digits 0-9 that add up to its known
+        sum; with `owner`, only while no other annotator holds the item."""
+        index = _checked_index(index, len(self.label_set), "the label queue")
         digits = parse_digits(text)
         known = int(self.label_set.sums[index])
         if sum(digits) != known:
             raise DigitsumError(f"{''.join(map(str, digits))} adds up to {sum(digits)}, but this image's sum is {known}")
-        return self.store.save(self.label_item(index), digits, source=self.label_source, item=index)
+        return self.store.save(self.label_item(index), digits, source=self.label_source, item=index, owner=owner)
 
     def save_drawing(self, canvas: np.ndarray, text, source: str = "drawing") -> int:
         return self.store.save(canvas, parse_digits(text), source=source)
@@ -483,12 +516,11 @@ class DigitsumService:
         return self.store.labeled_items(self.label_source).get(int(index))
 
     def undo_label(self, row_id: int, index: int | None = None, previous: str | None = None) -> None:
-        """Undo one save: an image that was relabeled gets its previous label back (`previous`, as
-        `item_label` gave it before the save); one that had none loses the new one."""
-        if previous is not None and index is not None:
-            self.store.save(self.label_item(index), previous, source=self.label_source, item=int(index))
-        else:
-            self.store.delete(row_id)
+        """Undo one's own save (row `row_id`): an image that was relabeled gets its previous label
+        back (`previous`, as `item_label` gave it before the save); one that had none loses the new
+        one. Once another annotator has labelled the image again, theirs stands: a one-line error."""
+        canvas = self.label_item(index) if previous is not None and index is not None else None
+        self.store.undo(row_id, canvas, previous if canvas is not None else None)
 
     def export_folder(self, name) -> Path:
         """The folder an export called `name` goes to: always directly inside `exports_dir`. `name`
@@ -516,11 +548,32 @@ class DigitsumService:
     def export_labels(self, name) -> list[Path]:
         """Export every label in the course format to `exports_dir / name` (see `export_folder`),
         all at once: a failed export leaves nothing behind."""
+        return self.export_labels_counted(name)[0]
+
+    def export_labels_counted(self, name) -> tuple[list[Path], dict[str, int]]:
+        """`export_labels`, and what it wrote by kind (see `label_counts`), counted from the
+        export's own read: once the files are in place the export has succeeded, whatever a disk
+        it filled refuses afterwards."""
         with self._export_lock:  # the name check and the write, one export at a time
             folder = self.export_folder(name)
             try:
                 with atomic_folder(folder) as tmp:
-                    written = self.store.export(tmp)
+                    written, sources = self.store.export_counted(tmp)
             except OSError as e:
                 raise DataError(f"cannot write the export folder {shown_path(folder)} ({e.strerror or e})") from None
-            return [folder / p.name for p in written]
+            return [folder / p.name for p in written], self._by_kind(sources)
+
+    def export_archive(self, files: list[Path], into: Path) -> Path:
+        """The exported files as one zip in the folder `into` (for the page to download):
+        `into`/NAME.zip holding NAME/data0.npy, ... (stored: .npy files hardly compress)."""
+        import zipfile
+        folder = files[0].parent
+        archive = Path(into) / f"{folder.name}.zip"
+        try:
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+                for f in files:
+                    z.write(f, f"{folder.name}/{f.name}")
+        except BaseException:   # no half-written zip is left (a full disk)
+            archive.unlink(missing_ok=True)
+            raise
+        return archive

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -563,3 +564,213 @@ def test_uploads_are_deleted_on_gradios_schedule(app_run, tmp_path):
         assert not stored.exists()
     finally:
         demo.close()
+
+
+# ---------------------------------------------------------------- two annotators, one labels database
+def digits_for(total: int) -> str:
+    """Four digits 0-9 that add up to `total`."""
+    digits = []
+    for _ in range(4):
+        digits.append(min(9, total))
+        total -= digits[-1]
+    return "".join(map(str, digits))
+
+
+def shown(output) -> int | None:
+    """The queue item a Label-tab answer shows ("#12, known sum **7**. ..."), None when none."""
+    found = re.search(r"#(\d+), known sum", output["data"][4])
+    return int(found.group(1)) if found else None
+
+
+def annotator(url):
+    """A second page: a session of its own (its own queue place, claims and undo history)."""
+    browser = Browser(url)
+    ok, out = browser.call("on_label_open", -1)
+    assert ok, out
+    return browser, out
+
+
+def label_shown(browser, service, index):
+    ok, out = browser.call("on_label_submit", digits_for(int(service.label_set.sums[index])), None, None)
+    assert ok, out
+    return out
+
+
+def test_two_annotators_are_never_given_the_same_item(app_run):
+    """Each page is shown an item no other page is shown (16 of 50 saves relabelled the other's item)."""
+    service = app_run["service"]
+    (a, out_a), (b, out_b) = annotator(app_run["url"]), annotator(app_run["url"])
+    now = {"a": shown(out_a), "b": shown(out_b)}
+    saved = []
+    for turn in range(12):
+        who, browser = ("a", a) if turn % 2 == 0 else ("b", b)
+        other = now["b" if who == "a" else "a"]
+        assert now[who] is not None and now[who] != other, now
+        out = label_shown(browser, service, now[who])
+        assert f"saved #{now[who]} as" in out["data"][4], out["data"][4]
+        saved.append(now[who])
+        now[who] = shown(out)
+    assert len(set(saved)) == len(saved)                   # nobody relabelled an item the other had labelled
+    labeled = service.store.labeled_items(service.label_source)
+    assert all(i in labeled for i in saved)
+
+
+def test_a_save_for_an_item_another_annotator_holds_is_refused(app_run, monkeypatch):
+    """A's hold on an item ran out and B was given it: A's save is refused in one line and A moves
+    on; B's label is the one that counts."""
+    import digitsum.labeldb
+    service = app_run["service"]
+    monkeypatch.setattr(digitsum.labeldb, "CLAIM_SECONDS", 0.5, raising=False)
+    a, out_a = annotator(app_run["url"])
+    item = shown(out_a)
+    time.sleep(1.0)                                        # A's hold runs out
+    b, out_b = annotator(app_run["url"])
+    assert shown(out_b) == item                            # given to B, who holds it now
+    before = service.item_label(item)
+    out = label_shown(a, service, item)
+    assert f"⚠️ #{item} is being labelled by another annotator now: not saved" in out["data"][4], out["data"][4]
+    assert shown(out) not in (None, item)                  # A was moved on
+    assert service.item_label(item) == before              # nothing written for it
+    out = label_shown(b, service, item)
+    assert f"saved #{item} as" in out["data"][4]
+
+
+def test_undo_withdraws_only_ones_own_label(app_run):
+    """A saves an item, another annotator labels it again (their own hold, or another app on the
+    same database): A's undo says it undid nothing and their label stands (A's undo said "undid"
+    and changed nothing, and the other's undo then brought back the label A withdrew)."""
+    service = app_run["service"]
+    a, out_a = annotator(app_run["url"])
+    item = shown(out_a)
+    out = label_shown(a, service, item)
+    mine = service.item_label(item)
+    assert f"saved #{item} as {mine}." in out["data"][4]
+    theirs = mine[1:] + mine[0]                            # the same sum, another label
+    if theirs == mine:                                     # 0000 or 9999: the sum has one label only
+        pytest.skip("this item's sum has one label only")
+    service.store.save(service.label_item(item), theirs, source=service.label_source, item=item)   # the other's
+    ok, out = a.call("on_label_undo", None, None)
+    assert ok, out
+    assert f"⚠️ #{item}: that label was changed since by another annotator (or deleted): nothing undone" \
+        in out["data"][4], out["data"][4]
+    assert service.item_label(item) == theirs              # theirs stands
+    ok, out = a.call("on_label_undo", None, None)          # the undo was used up: nothing more to undo
+    assert ok and "nothing to undo" in out["data"][4] and service.item_label(item) == theirs
+
+
+def test_undo_of_ones_own_label_still_works(app_run):
+    service = app_run["service"]
+    a, out_a = annotator(app_run["url"])
+    item = shown(out_a)
+    label_shown(a, service, item)
+    assert service.item_label(item) is not None
+    ok, out = a.call("on_label_undo", None, None)
+    assert ok and f"undid #{item}." in out["data"][4] and shown(out) == item
+    assert service.item_label(item) is None
+
+
+# ---------------------------------------------------------------- a full disk under the labels database
+class FullDisk(sqlite3.Connection):
+    """What SQLite says when the disk is full: every write fails (reads still work)."""
+
+    def execute(self, sql, *args):
+        if sql.split()[0].upper() in ("INSERT", "DELETE", "UPDATE", "COMMIT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, *args)
+
+
+def full_disk_for(store, monkeypatch):
+    monkeypatch.setattr(store, "_connect", lambda: sqlite3.connect(store.path, timeout=10, factory=FullDisk))
+
+
+def test_a_label_save_on_a_full_disk_says_so(app_run, monkeypatch, tmp_path):
+    """Not "something went wrong": the status line says the disk is full and nothing was saved."""
+    service = app_run["service"]
+    a, out_a = annotator(app_run["url"])
+    item = shown(out_a)
+    before = service.store.count()
+    full_disk_for(service.store, monkeypatch)
+    out = label_shown(a, service, item)
+    assert "⚠️ the disk holding the labels database labels.db is full: the label was not saved; free some space, " \
+           "then try again" in out["data"][4], out["data"][4]
+    assert shown(out) == item                              # still on the same image, to save again
+    ok, out = a.call("on_draw_save", drawing_url(), "1234", T)
+    assert ok and "the disk holding the labels database labels.db is full: the label was not saved" in out["data"][0], out
+    monkeypatch.undo()
+    assert service.store.count() == before
+    out = label_shown(a, service, item)                    # space again: the same image saves
+    assert f"saved #{item} as" in out["data"][4]
+
+
+def kinds(service) -> tuple[int, int, int]:
+    """(labels from the label queue, drawings, others) in the labels database, counted here."""
+    sources = [source for _, source, _, _, _ in service.store.rows()]
+    queue, drawings = sources.count(service.label_source), sources.count("drawing")
+    return queue, drawings, len(sources) - queue - drawings
+
+
+def what_it_holds(queue, drawings, other) -> str:
+    total = queue + drawings + other
+    return (f"{total} label{'s' * (total != 1)}: {queue} from the label queue, {drawings} "
+            f"drawing{'s' * (drawings != 1)} from the Draw tab" + (f", {other} from other sets" if other else ""))
+
+
+def test_an_export_that_filled_the_disk_is_reported_as_done(app_run, monkeypatch):
+    """The export's files are written, then the disk is full: the export stands and is said so
+    (it was "something went wrong": the message read the database again); only the download is missing."""
+    import errno
+    import zipfile
+    import digitsum.labeldb
+    from digitsum.realdata import load_dataset
+    service, work = app_run["service"], app_run["work"]
+    write = digitsum.labeldb.save_course_dataset
+
+    def write_then_full(*args, **kwargs):
+        written = write(*args, **kwargs)
+
+        def no_space(*a, **k):     # the database's own files (-wal, -shm) cannot be made again
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def no_room():
+            raise sqlite3.OperationalError("database or disk is full")
+        monkeypatch.setattr(service.store, "_connect", no_room)
+        monkeypatch.setattr(zipfile.ZipFile, "write", no_space)
+        return written
+    expected = kinds(service)
+    monkeypatch.setattr(digitsum.labeldb, "save_course_dataset", write_then_full)
+    ok, out = app_run["browser"].call("on_export", "nearly-full")
+    monkeypatch.undo()
+    assert ok, out
+    status, download = out["data"]
+    assert status.startswith(f"exported {what_it_holds(*expected)} to exports/nearly-full: data0.npy"), status
+    assert "No download: No space left on device" in status
+    assert not download or not download.get("value")
+    assert len(load_dataset(work / "exports" / "nearly-full")) == sum(expected)
+
+
+# ---------------------------------------------------------------- Label tab: counts that say what they count, a download
+def test_the_export_says_what_it_holds_and_can_be_downloaded(app_run, tmp_path):
+    """An export counts the Draw tab's drawings too: the status line says how many of each, and
+    the page offers the export as a zip of its files."""
+    import zipfile
+    service, browser = app_run["service"], app_run["browser"]
+    ok, out = browser.call("on_draw_save", drawing_url(), "1234", T)      # a drawing, from the Draw tab
+    assert ok and "saved as label" in out["data"][0], out
+    queue, drawings, other = kinds(service)
+    assert drawings >= 1
+    ok, out = browser.call("on_export", "with-drawings")
+    assert ok, out
+    status, download = out["data"]
+    assert status.startswith(f"exported {what_it_holds(queue, drawings, other)} to exports/with-drawings"), status
+    assert "Download it below" in status
+    url = download["value"]["url"]
+    r = browser.http.get(url)
+    assert r.status_code == 200
+    (tmp_path / "export.zip").write_bytes(r.content)
+    with zipfile.ZipFile(tmp_path / "export.zip") as z:
+        names = sorted(z.namelist())
+        assert names == sorted(f"with-drawings/{f.name}" for f in (app_run["work"] / "exports" / "with-drawings").iterdir())
+        assert z.read("with-drawings/data0.npy") == (app_run["work"] / "exports" / "with-drawings" / "data0.npy").read_bytes()
+    ok, out = browser.call("on_label_open", -1)
+    progress = out["data"][3]
+    assert "images of the label queue labeled" in progress and what_it_holds(*kinds(service)) in progress
