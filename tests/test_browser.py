@@ -292,3 +292,34 @@ def test_label_one_image_with_the_keyboard(page, app_url):
     page.screenshot(path=str(SHOTS / "label.png"), full_page=True)
     with sqlite3.connect(app_url[1]) as conn:
         assert conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 1
+
+
+def test_label_skip_and_undo_are_single_keys_and_an_export_downloads(page, app_url, tmp_path):
+    """`s` skips and `u` undoes at once, without Enter, and neither letter lands in the box; the
+    export says what it holds (the Draw tab's drawings included) and downloads as a zip."""
+    import zipfile
+    open_tab(page, "Label")
+    status = page.locator("#label-status")
+    page.get_by_text(re.compile(r"#\d+, known sum")).first.wait_for(timeout=30000)
+    index = int(re.search(r"#(\d+), known sum", status.inner_text()).group(1))
+    box = page.locator("#label-box textarea, #label-box input").first
+    box.click()
+    page.keyboard.press("s")
+    page.get_by_text(f"skipped #{index}.").wait_for(timeout=30000)
+    assert box.input_value() == ""
+    page.keyboard.press("u")
+    page.get_by_text(f"undid #{index}.").wait_for(timeout=30000)
+    assert box.input_value() == ""
+    assert re.search(rf"#{index}, known sum", status.inner_text())       # back on the skipped image
+    page.locator("#label-progress").get_by_text("images of the label queue labeled").wait_for(timeout=10000)
+    page.get_by_role("button", name="Export to course format").click()
+    page.get_by_text(re.compile(r"exported \d+ labels?: \d+ from the label queue, \d+ drawings? from the Draw tab"))\
+        .first.wait_for(timeout=30000)
+    link = page.locator("#label-download a").first
+    link.wait_for(timeout=30000)
+    with page.expect_download(timeout=30000) as download:
+        link.click()
+    saved = tmp_path / "export.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as z:
+        assert {Path(n).name for n in z.namelist()} == {"data0.npy", "lab0.npy", "digits0.npy"}
