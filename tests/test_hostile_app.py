@@ -353,10 +353,19 @@ def test_only_predict_json_is_an_api_endpoint(app_run, tmp_path):
     assert len(result["digits"]) == 4 and len(result["sum_probs"]) == 37
 
 
-def test_an_unexpected_failure_is_a_short_message_and_a_traceback_in_the_console(app_run, tmp_path, capsys):
-    """A click the handler does not expect (a gallery item that is not there) fails inside the
-    handler: the page gets one line, the console the traceback."""
-    ok, out = app_run["browser"].call("on_error_select", T, [], 0, event_data={"index": 10**6, "value": None})
+def test_an_unexpected_failure_is_a_short_message_and_a_traceback_in_the_console(app_run, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """A failure the handler does not expect (a bug: an IndexError inside the service, on a gallery
+    click) fails inside the handler: the page gets one line, the console the traceback."""
+    browser = Browser(app_run["url"])
+    config = browser.http.get("config").json()
+    components = {c["id"]: c for c in config["components"]}
+    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == "Errors")
+    fire(browser, config["dependencies"], components, tab, "select")
+    monkeypatch.setattr(app_run["service"], "detail", lambda *args: [][1])
+    ok, out = browser.call("on_error_select", *[None if components[i]["type"] == "state" else T for i in next(
+        d for d in config["dependencies"] if d["api_name"] == "on_error_select")["inputs"]],
+        event_data={"index": 0, "value": None})
     assert not ok and out.get("error"), "Gradio's generic error (no message) reached the user"
     assert out["error"].startswith("something went wrong (IndexError)") and "\n" not in out["error"]
     assert "Traceback" in capsys.readouterr().err
@@ -757,6 +766,7 @@ def test_the_export_says_what_it_holds_and_can_be_downloaded(app_run, tmp_path):
     ok, out = browser.call("on_draw_save", drawing_url(), "1234", T)      # a drawing, from the Draw tab
     assert ok and "saved as label" in out["data"][0], out
     queue, drawings, other = kinds(service)
+    assert out["data"][0].endswith(f"; labels.db holds {what_it_holds(queue, drawings, other)}"), out["data"][0]
     assert drawings >= 1
     ok, out = browser.call("on_export", "with-drawings")
     assert ok, out
@@ -774,3 +784,142 @@ def test_the_export_says_what_it_holds_and_can_be_downloaded(app_run, tmp_path):
     ok, out = browser.call("on_label_open", -1)
     progress = out["data"][3]
     assert "images of the label queue labeled" in progress and what_it_holds(*kinds(service)) in progress
+
+
+# ---------------------------------------------------------------- private handlers hold the page's rules
+def curl(url: str, handler: str, data: list, session: str | None = None) -> tuple[bool, object]:
+    """A handler called by name as plain curl does (POST /gradio_api/call/<name>, then its event
+    stream): -> (success, the handler's outputs or the error message)."""
+    import httpx
+    with httpx.Client(base_url=url, timeout=60) as http:
+        body = {"data": data, **({"session_hash": session} if session else {})}
+        r = http.post(f"gradio_api/call/{handler}", json=body)
+        r.raise_for_status()
+        event, payload = None, None
+        with http.stream("GET", f"gradio_api/call/{handler}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = json.loads(line[5:]) if line[5:].strip() not in ("", "null") else None
+                    return event == "complete", payload
+    raise AssertionError(f"{handler}: no result")
+
+
+def drawing_of(width: int, height: int) -> str:
+    """A data URL of a drawing with ink in each quarter, `width` x `height` px."""
+    im = np.full((height, width, 3), 255, np.uint8)
+    for k in range(4):
+        im[height // 4:3 * height // 4, k * width // 4 + width // 10:k * width // 4 + width // 7] = 0
+    return data_url(png_bytes(im))
+
+
+@pytest.mark.parametrize("width,height", [(100, 100), (1344, 320), (672, 161), (160, 672)])
+def test_a_label_save_by_curl_holds_the_pads_rules(app_run, width, height):
+    """/gradio_api/call/on_draw_save by name, as curl sends it, with a drawing the pad cannot make
+    (the pad's is always 672x160): refused in one line, no label row (one was added that way)."""
+    service = app_run["service"]
+    before = service.store.count()
+    ok, out = curl(app_run["url"], "on_draw_save", [drawing_of(width, height), "1234", T])
+    assert ok, out
+    assert out[0] == f"⚠️ a drawing to save is the pad's, 672x160 px (this one is {width}x{height})", out
+    assert service.store.count() == before
+    ok, out = curl(app_run["url"], "on_draw_save", [drawing_of(672, 160), "1234", T])   # the pad's own: saved
+    assert ok and out[0].startswith("saved as label #"), out
+    assert service.store.count() == before + 1
+
+
+def fire(browser, deps, components, target: int, event: str) -> None:
+    """What the page does on `event` of component `target`: each handler it triggers, then the
+    ones chained after them (.then), with each input's value as the page starts (states are the
+    session's own, server-side)."""
+    def value(i):
+        c = components[i]
+        return None if c["type"] == "state" else c.get("props", {}).get("value")
+    todo = [d for d in deps if [target, event] in [list(t) for t in d.get("targets", [])]]
+    while todo:
+        d = todo.pop(0)
+        ok, out = browser.call(d["api_name"], *[value(i) for i in d["inputs"]])
+        assert ok, (d["api_name"], out)
+        todo += [n for n in deps if n.get("trigger_after") == d["id"]]
+
+
+# what a click can send that the page never does: past the end, negative, not a number, the wrong shape
+BAD_TILES = [10**6, -1, "0", True, 1.5, [0, 0], None]
+BAD_CELLS = [[10**6, 1], [-1, 1], ["0", 1], [True, 1], [0, -1], [0], [0, 1, 2], 5, None]
+
+
+@pytest.mark.parametrize("element,shape,what", [
+    ("errors-gallery", None, "this page of the gallery"),
+    ("digit-confusion", (10, 11), "the digit confusion matrix"),
+    ("sum-confusion", (37, 38), "the sum confusion matrix"),
+    ("slices-table", None, "the slice table"),
+])
+def test_a_click_the_page_cannot_send_gets_one_line(app_run, element, shape, what):
+    """A click's event data (a tile, a table cell) is checked against what the page shows: a
+    position it does not show is one line, never an IndexError ("something went wrong") or, for
+    -1, another tile or row than the ones on the page."""
+    browser = Browser(app_run["url"])
+    config = browser.http.get("config").json()
+    deps = config["dependencies"]
+    components = {c["id"]: c for c in config["components"]}
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == "Errors")
+    fire(browser, deps, components, tab, "select")              # the page opens the Errors tab
+    click = next(d for d in deps if [ids[element], "select"] in [list(t) for t in d["targets"]])
+
+    def send(index):
+        return browser.call(click["api_name"], *[None if components[i]["type"] == "state"
+                                                 else components[i]["props"].get("value") for i in click["inputs"]],
+                            event_data={"index": index, "value": None})
+    good = 0 if element == "errors-gallery" else [0, 1]
+    ok, out = send(good)                                         # the first tile or row, as the page sends it
+    assert ok, out
+    bad = BAD_TILES if element == "errors-gallery" else BAD_CELLS + ([] if shape is None else [[shape[0], 1], [0, shape[1]]])
+    for index in bad:
+        ok, out = send(index)
+        assert not ok, (index, out)
+        message = out.get("error") or ""
+        assert message.startswith(f"that click is not on {what} (it sent "), (index, message)
+        assert "\n" not in message
+    still_serving(app_run, Path(app_run["root"]))
+
+
+@pytest.fixture(scope="module")
+def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint):
+    """The app with two checkpoints (copies of the tiny one), so that Compare's slice finder has rows."""
+    import shutil
+    import app
+    from digitsum.service import DigitsumService
+    root = tmp_path_factory.mktemp("two")
+    for name in ("tiny-a", "tiny-b"):
+        shutil.copytree(tiny_checkpoint, root / "ckpts" / name)
+    service = DigitsumService([str(root / "ckpts")], data_dir=course_set, labels_db=root / "labels.db",
+                              cache_dir=root / "cache", exports_dir=root / "exports")
+    demo = app.build(service)
+    port = free_port()
+    app.launch(demo, "127.0.0.1", port)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_a_slice_finder_click_the_page_cannot_send_gets_one_line(two_checkpoint_app):
+    browser = Browser(two_checkpoint_app)
+    config = browser.http.get("config").json()
+    deps = config["dependencies"]
+    components = {c["id"]: c for c in config["components"]}
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == "Compare")
+    fire(browser, deps, components, tab, "select")              # the page opens the Compare tab
+    click = next(d for d in deps if [ids["slice-finder"], "select"] in [list(t) for t in d["targets"]])
+
+    def send(index):
+        return browser.call(click["api_name"], *[None if components[i]["type"] == "state"
+                                                 else components[i]["props"].get("value") for i in click["inputs"]],
+                            event_data={"index": index, "value": None})
+    ok, out = send([0, 0])
+    assert ok and "where the checkpoints disagree" in out["data"][-1], out
+    for index in BAD_CELLS:
+        ok, out = send(index)
+        assert not ok, (index, out)
+        assert (out.get("error") or "").startswith("that click is not on the slice finder (it sent "), (index, out)

@@ -133,6 +133,24 @@ def _bounded(block, preprocess):
     return checked
 
 
+def clicked(index, sizes: tuple, what: str) -> tuple[int, ...]:
+    """Where a click landed, as its event data says (`evt.index`: a tile's position, or a table
+    cell's [row, column]), checked against what the page shows: one whole number per entry of
+    `sizes`, each in 0..size-1 (None: any number from 0). The page sends nothing else; a request
+    that does (by curl, say) gets one line, never an IndexError or, for -1, another tile than the
+    ones shown."""
+    values = list(index) if isinstance(index, (list, tuple)) else [index]
+    fits = len(values) == len(sizes) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v and (n is None or v < n)
+        for v, n in zip(values, sizes))
+    if not fits:
+        shape = " x ".join("any" if n is None else str(n) for n in sizes)
+        shape += " tiles" if len(sizes) == 1 else " cells (rows x columns)"
+        raise DigitsumError(f"that click is not on {what} (it sent {shorten(index, 40, quote=True)}; "
+                            f"the page shows {shape})")
+    return tuple(values)
+
+
 def file_path(**kwargs) -> gr.File:
     """gr.File(type="filepath") without the empty temporary file that Gradio 6's File.preprocess
     opens in its cache on every call and never uses (600 of them after a soak). The file-type
@@ -284,9 +302,11 @@ class PagedGallery:
         items, page, line = self.page_items(key_value, indices, 0, what)
         return items, indices, page, what, line
 
-    def index_at(self, indices, page: int, position: int) -> int:
-        """The test-set index of the tile clicked at `position` on page `page`."""
-        return page_of(indices, page)[0][position]
+    def index_at(self, indices, page: int, position) -> int:
+        """The test-set index of the tile clicked at `position` on page `page` (a tile the page
+        shows: anything else is a one-line message, see `clicked`)."""
+        shown = page_of(indices, page)[0]
+        return shown[clicked(position, (len(shown),), "this page of the gallery")[0]]
 
 
 def wide_gallery(label: str, elem_id: str) -> gr.Gallery:

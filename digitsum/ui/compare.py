@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import DigitsumError
 from ..predict import Prediction
 from ..service import DigitsumService
-from .common import FILES, PRIVATE, PagedGallery, image_file, show, ui_errors
+from .common import FILES, PRIVATE, PagedGallery, clicked, image_file, show, ui_errors
 
 
 def top_two(probs: np.ndarray) -> str:
@@ -104,7 +104,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         names_ = service.chosen(names_)
         if len(names_) < 2 or not keys:
             return (gr.skip(),) * len(pages.outputs)
-        feature, label = keys[evt.index[0]]
+        feature, label = keys[clicked(evt.index, (len(keys), None), "the slice finder")[0]]
         idx = service.slice_disagreements(names_, feature, label)
         return pages.opened(names_, idx, f"images in {feature} = {label} where the checkpoints disagree")
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import BlankImageError, DigitsumError
+from ..errors import BlankImageError, DataError, DigitsumError
 from ..labeldb import parse_digits
 from ..predict import drawing_to_gray
 from ..service import DigitsumService
 from .common import PREDICT_CONCURRENCY, PRIVATE, ui_errors, user_message
-from .drawpad import draw_pad
+from .drawpad import HEIGHT as PAD_HEIGHT, WIDTH as PAD_WIDTH, draw_pad
 from .panel import PredictionPanel
 
 EMPTY = "### Draw one digit in each box\n\nEach stroke is read as you draw; **Clear** starts again."
@@ -47,10 +47,15 @@ def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
     def on_draw_save(value, text, name):
         try:
             digits = parse_digits(text)   # first: a typo is said before anything else
-            canvas = service.predict(drawing_to_gray(value), name).canvas
+            gray = drawing_to_gray(value)
+            if gray.shape != (PAD_HEIGHT, PAD_WIDTH):   # the page's rule, held here too: the pad's own drawing
+                raise DataError(f"a drawing to save is the pad's, {PAD_WIDTH}x{PAD_HEIGHT} px "
+                                f"(this one is {gray.shape[1]}x{gray.shape[0]})")
+            canvas = service.predict(gray, name).canvas
             row = service.save_drawing(canvas, digits)
         except DigitsumError as e:
             return f"⚠️ {user_message(e)}"      # the status line says it; nothing else changes
-        return f"saved as label #{row} ({service.store.count()} labels in {service.labels_title})"
+        return (f"saved as label #{row}; {service.labels_title} holds "
+                f"{service.describe_counts(service.label_counts())}")
 
     save.click(on_draw_save, [pad, digits_box, ckpt], status, **PRIVATE)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
-from .common import ANY, PRIVATE, PagedGallery, heatmap, show, sum_frame, ui_errors
+from .common import ANY, PRIVATE, clicked, PagedGallery, heatmap, show, sum_frame, ui_errors
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
 
@@ -100,7 +100,8 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
 
     @ui_errors
     def on_cell(name, kind, evt: gr.SelectData):
-        row, col = evt.index
+        row, col = clicked(evt.index, (10 if kind == "digit" else 37, 11 if kind == "digit" else 38),
+                           f"the {kind} confusion matrix")
         if col == 0:  # the 'true' column
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         idx = service.confusion_examples(name, kind, int(row), int(col) - 1)
@@ -116,7 +117,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
 
     @ui_errors
     def on_slice(name, keys, evt: gr.SelectData):
-        feature, label = keys[evt.index[0]]
+        feature, label = keys[clicked(evt.index, (len(keys), len(SLICE_COLUMNS)), "the slice table")[0]]
         idx = service.slice_images(name, feature, label)
         return pages.opened(name, idx, f"images in the slice {feature} = {label}")
 
