@@ -45,12 +45,34 @@ def _fingerprint(checkpoint_dir: Path, data: CourseDataset) -> str:
     return h.hexdigest()[:20]
 
 
+def cache_path(checkpoint_dir, data: CourseDataset, cache_dir) -> Path | None:
+    """Where `score_dataset` keeps these scores (keyed by the weights and the data), or None."""
+    if cache_dir is None or checkpoint_dir is None:
+        return None
+    return Path(cache_dir) / f"scores-{_fingerprint(checkpoint_dir, data)}.npz"
+
+
+def prefix(data: CourseDataset, n: int) -> CourseDataset:
+    """The first `n` images of a set (an index into it is an index into the whole set)."""
+    if n >= len(data):
+        return data
+    return CourseDataset(data.images[:n], data.sums[:n], None if data.digits is None else data.digits[:n],
+                         data.source)
+
+
+def head(scored: ScoredSet, n: int) -> ScoredSet:
+    """The scores of the first `n` images."""
+    if n >= len(scored.sum_probs):
+        return scored
+    return ScoredSet(None if scored.digit_probs is None else scored.digit_probs[:n], scored.sum_probs[:n],
+                     scored.images_per_second)
+
+
 def score_dataset(model, data: CourseDataset, checkpoint_dir=None, cache_dir=None, on_batch=None) -> ScoredSet:
     """Probabilities for every image, cached on disk (keyed by weights and data) when cache_dir is set;
     `on_batch(done, total)` follows the scoring."""
-    cache = None
-    if cache_dir is not None and checkpoint_dir is not None:
-        cache = Path(cache_dir) / f"scores-{_fingerprint(checkpoint_dir, data)}.npz"
+    cache = cache_path(checkpoint_dir, data, cache_dir)
+    if cache is not None:
         if cache.is_file():
             with np.load(cache, allow_pickle=False) as z:
                 digit_probs = z["digit_probs"] if z["digit_probs"].size else None

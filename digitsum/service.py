@@ -26,7 +26,16 @@ from .sumdist import most_likely_digits_for_sum
 BATCH_SIZE = 32       # the most predictions in one forward pass
 BATCH_WINDOW = 0.004  # s a batch may wait for callers still preprocessing (never when none are)
 DEFAULT_TEST = dict(split="test", n=10000, seed=1234)  # the README's test set: same numbers everywhere
+# the test images every checkpoint scores first, so that Compare and Errors show something within
+# seconds of a fresh start. Measured per shipped checkpoint on 2 cores with a training run beside it:
+# 500 images 2.3-4.3 s (10-12 s with a test suite running too), all 10,000 77-137 s; 1,000 would
+# keep Compare's two default checkpoints past 10 s
+FIRST_SLICE = 300
 EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a plain folder name, never a path
+
+
+def _of(k: int, n: int) -> str:
+    return "every checkpoint" if k == n else f"{k} of {n} checkpoints"
 
 
 def _one_line(text: str) -> str:
@@ -166,12 +175,14 @@ class DigitsumService:
         # scoring), so a prediction never waits behind a whole test set being scored
         self._load_lock = threading.Lock()
         self._score_locks = {name: threading.Lock() for name in self.locations}
+        self._first_locks = {name: threading.Lock() for name in self.locations}
+        self._first: dict[str, analysis.ScoredSet] = {}   # scores of the first FIRST_SLICE images
         self._export_lock = threading.Lock()
         # concurrent predictions through one checkpoint run as one forward pass (digitsum.batching)
         self._batchers: dict[str, BatchQueue] = {}
         self._features = None
         self._features_lock = threading.Lock()
-        self._scoring: dict[str, float] = {}   # checkpoint -> fraction scored, while its scoring runs
+        self._scoring: dict[str, tuple[float, int]] = {}   # checkpoint -> (fraction, of how many), while it scores
         self._warm_thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- checkpoints
@@ -278,66 +289,154 @@ class DigitsumService:
         return [(n, self.predict(image, n)) for n in names]
 
     # ---------------------------------------------------------------- the test set, scored once
+    # Scoring all of a 10,000-image set takes minutes per checkpoint on a busy CPU, so the app
+    # scores a first slice of every checkpoint (FIRST_SLICE images, seconds each), then the whole
+    # set of each. The views take the largest prefix scored for every checkpoint they show (`view`)
+    # and say which it is (`coverage`); an index into a prefix is an index into the whole set.
     def scored(self, name: str) -> analysis.ScoredSet:
+        """`name`'s scores of the whole test set (scored now unless done or cached: minutes)."""
         model = self.model(name)
         with self._score_locks[name]:
             if name not in self._scores:
-                location = Path(self.locations[name])
-                ckpt_dir = location if location.is_dir() else None
-                start = time.perf_counter()
-                print(f"scoring {name} on {len(self.dataset):,} test images...", flush=True)
-                quarters = set()
-
-                def on_batch(done, total):
-                    self._scoring[name] = done / total       # read by scoring_status(), for the UI
-                    quarter = 4 * done // total
-                    if quarter < 4 and quarter not in quarters and done > 0:
-                        quarters.add(quarter)
-                        print(f"scoring {name}: {done:,} of {total:,}", flush=True)
-
-                self._scoring[name] = 0.0
-                try:
-                    self._scores[name] = analysis.score_dataset(model, self.dataset, ckpt_dir, self.cache_dir,
-                                                                on_batch)
-                finally:
-                    self._scoring.pop(name, None)
-                print(f"scored {name} in {time.perf_counter() - start:.1f} s", flush=True)
+                self._scores[name] = self._score(name, model, self.dataset)
             return self._scores[name]
+
+    def first_scored(self, name: str) -> analysis.ScoredSet:
+        """`name`'s scores of the first FIRST_SLICE images (the whole set's when it is scored)."""
+        if name in self._scores or len(self.dataset) <= FIRST_SLICE:
+            return self.scored(name)
+        model = self.model(name)
+        with self._first_locks[name]:
+            if name not in self._first and name not in self._scores:
+                self._first[name] = self._score(name, model, analysis.prefix(self.dataset, FIRST_SLICE))
+        return self._scores.get(name) or self._first[name]
+
+    def _score(self, name, model, data) -> analysis.ScoredSet:
+        location = Path(self.locations[name])
+        ckpt_dir = location if location.is_dir() else None
+        start = time.perf_counter()
+        print(f"scoring {name} on {len(data):,} test images...", flush=True)
+        quarters = set()
+
+        def on_batch(done, total):
+            self._scoring[name] = (done / total, total)    # read by scoring_status(), for the UI
+            quarter = 4 * done // total
+            if quarter < 4 and quarter not in quarters and done > 0:
+                quarters.add(quarter)
+                print(f"scoring {name}: {done:,} of {total:,}", flush=True)
+
+        self._scoring[name] = (0.0, len(data))
+        try:
+            scored = analysis.score_dataset(model, data, ckpt_dir, self.cache_dir, on_batch)
+        finally:
+            self._scoring.pop(name, None)
+        print(f"scored {name} in {time.perf_counter() - start:.1f} s", flush=True)
+        return scored
+
+    def _cached(self, name) -> bool:
+        """True when `name`'s scores of the whole set are on disk (reading them takes no scoring)."""
+        location = Path(self.locations[name])
+        path = analysis.cache_path(location if location.is_dir() else None, self.dataset, self.cache_dir)
+        return path is not None and path.is_file()
+
+    def available(self, name: str) -> int:
+        """How many test images (a prefix) `name` has scored so far: 0, FIRST_SLICE or all."""
+        if name in self._scores:
+            return len(self.dataset)
+        return FIRST_SLICE if name in self._first else 0
+
+    def view(self, names) -> int:
+        """The prefix of the test set the views of `names` use now: the largest that every one of
+        them has scored (the first slice is scored now for any that has not; seconds)."""
+        names = self.chosen(names)
+        for name in names:
+            if not self.available(name):
+                self.first_scored(name)
+        return min((self.available(n) for n in names), default=len(self.dataset))
+
+    def coverage(self, names, n: int) -> str:
+        """What the views of `names` at prefix `n` cover, in words (for a line above them)."""
+        total = len(self.dataset)
+        if n >= total:
+            return f"On all **{total:,}** test images."
+        waiting = [m for m in self.chosen(names) if self.available(m) < total]
+        done = "" if waiting else " All of them are scored now: ↻ shows them."
+        return (f"On the **first {n:,} of {total:,}** test images, what is scored so far; the rest is being scored "
+                f"in the background (the line at the top follows it).{done}")
+
+    def scores(self, name: str, n: int | None = None) -> analysis.ScoredSet:
+        """`name`'s scores of the first `n` test images (default: all it has scored so far)."""
+        n = self.view([name]) if n is None else int(n)
+        scored = self._scores.get(name)
+        if scored is None:
+            scored = self.first_scored(name) if n <= FIRST_SLICE else self.scored(name)
+        return analysis.head(scored, n)
+
+    def data(self, n: int | None = None) -> CourseDataset:
+        """The first `n` test images (default: all)."""
+        return self.dataset if n is None else analysis.prefix(self.dataset, int(n))
+
+    def _n(self, names, n) -> int:
+        return self.view(names) if n is None else int(n)
 
     def scoring_done(self) -> bool:
         """True once no scoring runs and the background warm-up (if started) has finished."""
         return not self._scoring and (self._warm_thread is None or not self._warm_thread.is_alive())
 
     def scoring_status(self) -> str:
-        """'' when no test-set scoring runs, else a line such as 'scoring the test set: reader 40 %'."""
+        """'' when no test-set scoring runs, else a line such as 'scoring the test set: reader 40%'."""
         running = dict(self._scoring)
         if not running:
             return ""
-        return "scoring the test set: " + ", ".join(f"{n} {f:.0%}" for n, f in running.items())
+        return "scoring the test set: " + ", ".join(f"{n} {f:.0%}" for n, (f, _) in running.items())
+
+    def scoring_line(self) -> str:
+        """'' once every checkpoint has scored the whole set (or nothing runs), else where the scoring
+        stands, for the app's status line: 'scoring the test set: digitsum-small 40% of 10,000 · done:
+        first 300: every checkpoint, all 10,000: 1 of 4'."""
+        running = dict(self._scoring)
+        total, names = len(self.dataset), self.names
+        full = sum(n in self._scores for n in names)
+        if not running and (full == len(names) or self.scoring_done()):
+            return ""
+        first = sum(self.available(n) > 0 for n in names)
+        now = ", ".join(f"{n} {f:.0%} of {'the first ' if size < total else ''}{size:,}"
+                        for n, (f, size) in running.items()) or "waiting"
+        done = [f"all {total:,}: {_of(full, len(names))}"]
+        if total > FIRST_SLICE:
+            done.insert(0, f"first {FIRST_SLICE:,}: {_of(first, len(names))}")
+        return f"scoring the test set: {now} · done: {', '.join(done)}"
 
     def warm_up(self) -> threading.Thread:
         """In the background: one prediction through each checkpoint (so the first stroke finds it
-        loaded and warm), then the test set scored with each (so Errors and Compare open fast)."""
+        loaded and warm), then the first slice of the test set scored with each (so Errors and
+        Compare show something within seconds), the layout features, then the whole set with each."""
         def run():
             for name in self.names:
                 try:
                     self.predict(self.item(0), name)
                 except DigitsumError:
                     pass
-            for name in self.names:
-                try:
-                    self.scored(name)
-                except DigitsumError:
-                    pass  # shown when the user picks that checkpoint
+            for step in (self.first_scored, None, self.scored):
+                if step is None:
+                    self.features   # noqa: B018 (measured once, for the slice views)
+                    continue
+                for name in self.names:
+                    try:
+                        (self.scored if self._cached(name) else step)(name)
+                    except DigitsumError:
+                        pass  # shown when the user picks that checkpoint
         thread = threading.Thread(target=run, daemon=True, name="digitsum-warm-up")
         self._warm_thread = thread
         thread.start()
         return thread
 
-    def metrics_rows(self, names) -> list[dict]:
+    def metrics_rows(self, names, n: int | None = None) -> list[dict]:
+        names = self.chosen(names)
+        n = self._n(names, n)
         rows = []
-        for name in self.chosen(names):
-            m = analysis.metrics(self.scored(name), self.dataset)
+        for name in names:
+            m = analysis.metrics(self.scores(name, n), self.data(n))
             per_sum = m["per_sum_accuracy"]
             worst = min(per_sum, key=per_sum.get)
             rows.append({
@@ -346,47 +445,62 @@ class DigitsumService:
                 "digit accuracy": None if m["digit_accuracy"] is None else round(m["digit_accuracy"], 4),
                 "by place": "" if m["place_accuracy"] is None else " ".join(f"{v:.3f}" for v in m["place_accuracy"]),
                 "worst sum": f"{worst}: {per_sum[worst]:.3f}",
+                "images": n,
                 "images/s": round(m["images_per_second"]),
                 "trained": load_metrics(self.locations[name]).get("validation", {}) and "yes" or "",
             })
         return rows
 
-    def per_sum_accuracy(self, names) -> dict[str, dict[int, float]]:
-        return {n: analysis.metrics(self.scored(n), self.dataset)["per_sum_accuracy"] for n in self.chosen(names)}
+    def per_sum_accuracy(self, names, n: int | None = None) -> dict[str, dict[int, float]]:
+        names = self.chosen(names)
+        n = self._n(names, n)
+        return {m: analysis.metrics(self.scores(m, n), self.data(n))["per_sum_accuracy"] for m in names}
 
-    def disagreements(self, names) -> dict:
+    def disagreements(self, names, n: int | None = None) -> dict:
         names = self.chosen(names)
         if len(names) < 2:
             raise DigitsumError("choose two or more checkpoints to see where they disagree")
-        return analysis.disagreements({n: self.scored(n) for n in names}, self.dataset)
+        n = self._n(names, n)
+        return analysis.disagreements({m: self.scores(m, n) for m in names}, self.data(n))
 
     def errors(self, name, true_sum=None, pred_sum=None, wrong_place=None, min_confidence=0.0,
-               max_confidence=1.0, sort_by="loss") -> np.ndarray:
-        return analysis.find_errors(self.scored(name), self.dataset, true_sum, pred_sum, wrong_place,
+               max_confidence=1.0, sort_by="loss", n: int | None = None) -> np.ndarray:
+        n = self._n([name], n)
+        return analysis.find_errors(self.scores(name, n), self.data(n), true_sum, pred_sum, wrong_place,
                                     min_confidence, max_confidence, sort_by)
 
-    def digit_confusion(self, name):
-        return analysis.digit_confusion(self.scored(name), self.dataset)
+    def digit_confusion(self, name, n: int | None = None):
+        n = self._n([name], n)
+        return analysis.digit_confusion(self.scores(name, n), self.data(n))
 
-    def sum_confusion(self, name):
-        return analysis.sum_confusion(self.scored(name), self.dataset)
+    def sum_confusion(self, name, n: int | None = None):
+        n = self._n([name], n)
+        return analysis.sum_confusion(self.scores(name, n), self.data(n))
 
-    def confusion_examples(self, name, kind: str, true: int, pred: int) -> np.ndarray:
+    def confusion_examples(self, name, kind: str, true: int, pred: int, n: int | None = None) -> np.ndarray:
+        n = self._n([name], n)
         fn = analysis.digit_cell if kind == "digit" else analysis.sum_cell
-        return fn(self.scored(name), self.dataset, true, pred)
+        return fn(self.scores(name, n), self.data(n), true, pred)
 
     def item(self, index: int) -> np.ndarray:
         return self.dataset.images[_checked_index(index, len(self.dataset), "the dataset")]
 
+    def scores_of(self, name: str, index: int) -> analysis.ScoredSet:
+        """Scores of `name` that include image `index` (what is scored so far, else the whole set)."""
+        scored = self._scores.get(name) or self._first.get(name)
+        if scored is None or index >= len(scored.sum_probs):
+            scored = self.scored(name)
+        return scored
+
     def caption(self, name: str, index: int) -> str:
-        s = self.scored(name)
+        s = self.scores_of(name, index)
         text = f"#{index}: true {self.dataset.sums[index]}, predicted {s.pred_sum[index]} ({s.confidence[index]:.0%})"
         if self.dataset.digits is not None and s.pred_digits is not None:
             text += f" | {''.join(map(str, self.dataset.digits[index]))} read as {''.join(map(str, s.pred_digits[index]))}"
         return text
 
     def detail(self, name: str, index: int) -> dict:
-        s = self.scored(name)
+        s = self.scores_of(name, index)
         pred = self.predict(self.item(index), name)   # one image again: where the model read (not cached)
         return {"image": self.item(index), "true_sum": int(self.dataset.sums[index]), "prediction": pred,
                 "true_digits": None if self.dataset.digits is None else self.dataset.digits[index].tolist(),
@@ -404,40 +518,54 @@ class DigitsumService:
                 self._features = feats
             return self._features
 
-    def slice_rows(self, name: str) -> list[dict]:
+    def _features_of(self, n: int) -> dict[str, np.ndarray]:
+        """The features of the first `n` images: measured for them alone while the whole set's are
+        not yet (0.04 s for 500 images, 1.5 s for 10,000)."""
+        if self._features is None and n < len(self.dataset):
+            feats = dict(slices.layout_features(self.dataset.images[:n]))
+            feats["true_sum"] = np.asarray(self.dataset.sums[:n])
+            return feats
+        return {k: v[:n] for k, v in self.features.items()}
+
+    def slice_rows(self, name: str, n: int | None = None) -> list[dict]:
         """Sum (and digit) accuracy of `name` per layout slice: feature, slice, n, accuracies."""
-        s = self.scored(name)
-        correct_digits = None if s.pred_digits is None or self.dataset.digits is None \
-            else s.pred_digits == self.dataset.digits
-        table = slices.slice_accuracy(self.features, s.pred_sum == self.dataset.sums, correct_digits)
+        n = self._n([name], n)
+        s, data = self.scores(name, n), self.data(n)
+        correct_digits = None if s.pred_digits is None or data.digits is None else s.pred_digits == data.digits
+        table = slices.slice_accuracy(self._features_of(n), s.pred_sum == data.sums, correct_digits)
         return [{"feature": f, **row} for f, rows in table.items() if f != "place" for row in rows]
 
-    def slice_images(self, name: str, feature: str, label: str) -> np.ndarray:
-        """The images of one slice, misread ones first (by loss), then the rest."""
+    def _members(self, feature: str, label: str, n: int) -> np.ndarray:
         try:
-            members = slices.slice_members(self.features, feature, label)
+            return slices.slice_members(self._features_of(n), feature, label)
         except KeyError as e:
             raise DigitsumError(str(e.args[0])) from None
-        s = self.scored(name)
-        wrong = s.pred_sum[members] != self.dataset.sums[members]
-        loss = s.loss(self.dataset.sums)[members]
+
+    def slice_images(self, name: str, feature: str, label: str, n: int | None = None) -> np.ndarray:
+        """The images of one slice, misread ones first (by loss), then the rest."""
+        n = self._n([name], n)
+        members = self._members(feature, label, n)
+        s, data = self.scores(name, n), self.data(n)
+        wrong = s.pred_sum[members] != data.sums[members]
+        loss = s.loss(data.sums)[members]
         return members[np.lexsort((-loss, ~wrong))]
 
-    def slice_differences(self, names, min_n: int = 10) -> list[dict]:
+    def slice_differences(self, names, min_n: int = 10, n: int | None = None) -> list[dict]:
         """Slices where the checkpoints' sum accuracies differ most (see slices.compare_slices)."""
         names = self.chosen(names)
         if len(names) < 2:
             raise DigitsumError("choose two or more checkpoints to see where they differ")
-        correct = {n: self.scored(n).pred_sum == self.dataset.sums for n in names}
-        return slices.compare_slices(self.features, correct, min_n)
+        n = self._n(names, n)
+        data = self.data(n)
+        correct = {m: self.scores(m, n).pred_sum == data.sums for m in names}
+        return slices.compare_slices(self._features_of(n), correct, min_n)
 
-    def slice_disagreements(self, names, feature: str, label: str) -> np.ndarray:
+    def slice_disagreements(self, names, feature: str, label: str, n: int | None = None) -> np.ndarray:
         """The images of one slice on which the checkpoints' sums differ."""
-        try:
-            members = slices.slice_members(self.features, feature, label)
-        except KeyError as e:
-            raise DigitsumError(str(e.args[0])) from None
-        preds = np.stack([self.scored(n).pred_sum[members] for n in self.chosen(names)])
+        names = self.chosen(names)
+        n = self._n(names, n)
+        members = self._members(feature, label, n)
+        preds = np.stack([self.scores(m, n).pred_sum[members] for m in names])
         return members[(preds != preds[:1]).any(0)]
 
     # ---------------------------------------------------------------- labeling

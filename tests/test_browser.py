@@ -262,10 +262,11 @@ def test_errors_tab_gallery_click_opens_the_detail(page):
 def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
     choose_errors_checkpoint(page, "naive-concat")
     # an off-diagonal cell with images in it: rows are true digits, column 0 is "true"
-    cell = page.evaluate("""() => { for (let r = 0; r < 10; r++) for (let c = 1; c <= 10; c++) {
+    # (the matrices follow the gallery: wait for naive-concat's)
+    cell = page.wait_for_function("""() => { for (let r = 0; r < 10; r++) for (let c = 1; c <= 10; c++) {
           const el = document.querySelector(`#digit-confusion [data-testid="cell-${r}-${c}"]`);
           const v = el ? parseFloat(el.innerText) : 0;
-          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""")
+          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""", timeout=30000).json_value()
     assert cell, "naive-concat should misread some digit"
     row, col, count = cell
     page.locator(f'#digit-confusion [data-testid="cell-{row}-{col}"]').click()

@@ -273,3 +273,22 @@ def test_scoring_reports_its_progress_while_it_runs(service, capsys, monkeypatch
     assert service.scoring_status() == "" and service.scoring_done()
     out = capsys.readouterr().out
     assert "scoring tiny on" in out and "scored tiny in" in out
+
+
+def test_views_show_a_first_slice_until_the_whole_set_is_scored(service, monkeypatch):
+    """A fresh start scores a first slice of the test set with each checkpoint (seconds), then the
+    rest; the views take the largest prefix scored and say which it is."""
+    from digitsum import service as service_module
+    monkeypatch.setattr(service_module, "FIRST_SLICE", 16)
+    assert service.available("tiny") == 0
+    n = service.view(["tiny"])                          # scores the first slice now
+    assert n == 16 and service.available("tiny") == 16
+    assert "first 16 of 64" in service.coverage(["tiny"], n)
+    assert service.errors("tiny").max(initial=-1) < 16  # what is scored so far, and nothing else
+    assert service.digit_confusion("tiny").sum() == 4 * 16
+    assert service.metrics_rows(["tiny"])[0]["images"] == 16
+    assert all(i < 16 for i in service.slice_images("tiny", "blobs", "4"))
+    service.scored("tiny")                              # the background's next step
+    assert service.view(["tiny"]) == 64 and service.coverage(["tiny"], 64).startswith("On all **64**")
+    assert service.errors("tiny", n=16).max(initial=-1) < 16   # a tab keeps its prefix until ↻
+    assert np.allclose(service.scores("tiny", 16).sum_probs, service.scores("tiny").sum_probs[:16], atol=1e-5)

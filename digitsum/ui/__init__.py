@@ -61,9 +61,10 @@ def add_scoring_status(service: DigitsumService) -> None:
     timer = gr.Timer(1.0)
 
     def on_tick():
-        line = service.scoring_status()
+        line = service.scoring_line()
         done = not line and service.scoring_done()
-        return (f"⏳ {line}" if line else ""), gr.Timer(active=not done)
+        return (f"⏳ {line} (Compare and Errors show what is scored; their ↻ takes more)" if line else ""), \
+            gr.Timer(active=not done)
 
     timer.tick(on_tick, None, [status, timer], show_progress="hidden", **PRIVATE)
 

@@ -51,7 +51,12 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     inputs_gallery = gr.Gallery(label="each checkpoint's input, and where it read each digit", columns=2,
                                 height=230, elem_classes="wide-gallery", allow_preview=False,
                                 elem_id="compare-inputs")
-    metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_title})", interactive=False)
+    with gr.Row(equal_height=True):
+        coverage = gr.Markdown(elem_id="compare-coverage")
+        update = gr.Button("↻ Update", size="sm", scale=0, min_width=110)
+    scope = gr.State(0)   # the prefix of the test set the views below show (service.view)
+    metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_title})", interactive=False,
+                           elem_id="compare-metrics")
     per_sum = gr.LinePlot(x="sum", y="accuracy", color="checkpoint", label="accuracy per true sum", height=240)
     gr.Markdown("### Where they differ most\nSum accuracy per layout slice (10 images or more), the largest "
                 "gap first. Click a row to see the images of that slice on which the checkpoints disagree.")
@@ -59,7 +64,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names], value="they disagree",
                      label="test images where")
     def disagreement_caption(names_, i):
-        reads = " | ".join(f"{n}: {service.scored(n).pred_sum[i]}" for n in service.chosen(names_))
+        reads = " | ".join(f"{n}: {service.scores(n).pred_sum[i]}" for n in service.chosen(names_))
         return f"#{i} true {service.dataset.sums[i]}  {reads}"
 
     pages = PagedGallery(service, "test images", "compare-gallery", "compare-count", chosen, disagreement_caption)
@@ -67,6 +72,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
 
     @ui_errors
     def on_compare(names_, path, number):
+        """The same input through each checkpoint: no test-set scoring needed, so it shows at once."""
         names_ = service.chosen(names_)   # each checkpoint once, however often a request names it
         if not names_:
             raise DigitsumError("choose at least one checkpoint")
@@ -74,16 +80,31 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         results = service.compare(gray, names_)
         rows = pd.DataFrame([reading_row(n, p) for n, p in results])
         pictures = [(show(p.canvas, 3, x_centres=p.x_centres, digits=p.digits, caption=n), None) for n, p in results]
-        curve = pd.DataFrame([{"checkpoint": n, "sum": s, "accuracy": a}
-                              for n, d in service.per_sum_accuracy(names_).items() for s, a in d.items()])
-        return rows, pictures, pd.DataFrame(service.metrics_rows(names_)), curve
+        return rows, pictures
 
     @ui_errors
-    def on_compare_gallery(names_, which_):
+    def on_scope(names_):
+        """The prefix of the test set every chosen checkpoint has scored (seconds at most), and a line
+        that says which it is."""
         names_ = service.chosen(names_)
-        if len(names_) < 2:
+        n = service.view(names_)
+        return n, service.coverage(names_, n)
+
+    @ui_errors
+    def on_metrics(names_, n):
+        names_ = service.chosen(names_)
+        if not names_ or not n:
+            return pd.DataFrame(), pd.DataFrame()
+        curve = pd.DataFrame([{"checkpoint": c, "sum": s, "accuracy": a}
+                              for c, d in service.per_sum_accuracy(names_, n).items() for s, a in d.items()])
+        return pd.DataFrame(service.metrics_rows(names_, n)), curve
+
+    @ui_errors
+    def on_compare_gallery(names_, which_, n):
+        names_ = service.chosen(names_)
+        if len(names_) < 2 or not n:
             return [], [], 0, "", "choose two or more checkpoints to see where they disagree"
-        found = service.disagreements(names_)
+        found = service.disagreements(names_, n)
         if which_ == "they disagree":
             idx = found["disagree"]
         else:
@@ -92,29 +113,33 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         return pages.opened(names_, idx, f"test images: {which_}")
 
     @ui_errors
-    def on_finder(names_):
+    def on_finder(names_, n):
         names_ = service.chosen(names_)
-        if len(names_) < 2:
+        if len(names_) < 2 or not n:
             return pd.DataFrame(), []
-        rows = service.slice_differences(names_)[:20]
+        rows = service.slice_differences(names_, n=n)[:20]
         return finder_table(rows, names_), [[r["feature"], r["slice"]] for r in rows]
 
     @ui_errors
-    def on_finder_row(names_, keys, evt: gr.SelectData):
+    def on_finder_row(names_, keys, n, evt: gr.SelectData):
         names_ = service.chosen(names_)
-        if len(names_) < 2 or not keys:
+        if len(names_) < 2 or not keys or not n:
             return (gr.skip(),) * len(pages.outputs)
         feature, label = keys[clicked(evt.index, (len(keys), None), "the slice finder")[0]]
-        idx = service.slice_disagreements(names_, feature, label)
+        idx = service.slice_disagreements(names_, feature, label, n)
         return pages.opened(names_, idx, f"images in {feature} = {label} where the checkpoints disagree")
 
-    compare_outputs = [readings, inputs_gallery, metrics, per_sum]
+    compare_outputs = [readings, inputs_gallery]
     run.click(on_compare, [chosen, image, index], compare_outputs, **FILES, **PRIVATE)
-    # filled on first opening: test item 0 through the first two checkpoints, their metrics, where
-    # they differ most and the images they disagree on
+    # filled on first opening: test item 0 through the first two checkpoints at once; then, on what
+    # of the test set they have scored (a first slice within seconds of a fresh start), their
+    # metrics, where they differ most and the images they disagree on. ↻ takes what is scored now.
     for trigger in (tab.select, chosen.change):
         trigger(on_compare, [chosen, image, index], compare_outputs, **FILES, **PRIVATE)
-        trigger(on_finder, chosen, [finder, finder_keys], **PRIVATE)
-    for trigger in (tab.select, chosen.change, which.change):
-        trigger(on_compare_gallery, [chosen, which], pages.outputs, **PRIVATE)
-    finder.select(on_finder_row, [chosen, finder_keys], pages.outputs, **PRIVATE)
+    for trigger in (tab.select, chosen.change, update.click):
+        trigger(on_scope, chosen, [scope, coverage], **PRIVATE).then(
+            on_metrics, [chosen, scope], [metrics, per_sum], **PRIVATE).then(
+            on_finder, [chosen, scope], [finder, finder_keys], **PRIVATE).then(
+            on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
+    which.change(on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
+    finder.select(on_finder_row, [chosen, finder_keys, scope], pages.outputs, **PRIVATE)

@@ -17,7 +17,7 @@ def choice(value):
 
 
 def short_caption(service: DigitsumService, name: str, index: int) -> str:
-    s = service.scored(name)
+    s = service.scores_of(name, index)
     return f"#{index}  true {service.dataset.sums[index]}  read {s.pred_sum[index]} ({s.confidence[index]:.0%})"
 
 
@@ -36,6 +36,10 @@ def slice_table(rows: list[dict]):
 
 
 def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -> None:
+    with gr.Row(equal_height=True):
+        coverage = gr.Markdown(elem_id="errors-coverage")
+        update = gr.Button("↻ Update", size="sm", scale=0, min_width=110)
+    scope = gr.State(0)   # the prefix of the test set this tab shows (service.view)
     with gr.Row():
         ckpt = gr.Dropdown(names, value=names[0], label="checkpoint", elem_id="errors-ckpt")
         true_sum = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
@@ -65,26 +69,33 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     slices = gr.Dataframe(label="slices", interactive=False, max_height=420, elem_id="slices-table")
     slice_keys = gr.State([])
 
-    def matrices(name, rate, hide):
-        cm = service.digit_confusion(name)
+    def matrices(name, rate, hide, n):
+        cm = service.digit_confusion(name, n)
         digit_frame = pd.DataFrame(cm, index=range(10), columns=[str(c) for c in range(10)]).reset_index(
             names="true") if cm is not None else pd.DataFrame()
-        scm = service.sum_confusion(name)
+        scm = service.sum_confusion(name, n)
         sum_frame_ = pd.DataFrame(scm, columns=[str(c) for c in range(37)]).reset_index(names="true")
         return heatmap(digit_frame, hide, rate), heatmap(sum_frame_, hide, rate)
 
     @ui_errors
-    def on_errors(name, t, p, pl, low, high, sort):
-        idx = [int(i) for i in service.errors(name, choice(t), choice(p), choice(pl), low, high, sort)]
-        return pages.opened(name, idx, f"of {len(service.dataset):,} test images are misread and match")
+    def on_scope(name):
+        n = service.view([name])
+        return n, service.coverage([name], n)
 
     @ui_errors
-    def on_matrices(name, rate, hide):
-        return matrices(name, rate, hide)
+    def on_errors(name, t, p, pl, low, high, sort, n):
+        n = n or service.view([name])
+        idx = [int(i) for i in service.errors(name, choice(t), choice(p), choice(pl), low, high, sort, n=n)]
+        scored = "" if n >= len(service.dataset) else f" (the first {n:,} of {len(service.dataset):,}, scored so far)"
+        return pages.opened(name, idx, f"of {n:,} test images{scored} are misread and match")
 
     @ui_errors
-    def on_slices(name):
-        rows = service.slice_rows(name)
+    def on_matrices(name, rate, hide, n):
+        return matrices(name, rate, hide, n or service.view([name]))
+
+    @ui_errors
+    def on_slices(name, n):
+        rows = service.slice_rows(name, n or service.view([name]))
         return slice_table(rows), [[r["feature"], r["slice"]] for r in rows]
 
     @ui_errors
@@ -99,39 +110,43 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         return (picture, md, *labels, sum_frame(d["sum_probs"]))
 
     @ui_errors
-    def on_cell(name, kind, evt: gr.SelectData):
+    def on_cell(name, kind, n, evt: gr.SelectData):
         row, col = clicked(evt.index, (10 if kind == "digit" else 37, 11 if kind == "digit" else 38),
                            f"the {kind} confusion matrix")
         if col == 0:  # the 'true' column
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        idx = service.confusion_examples(name, kind, int(row), int(col) - 1)
+        idx = service.confusion_examples(name, kind, int(row), int(col) - 1, n or service.view([name]))
         return pages.opened(name, idx, f"images with true {kind} {row} predicted as {col - 1}")
 
     # Gradio passes the click only to a parameter annotated gr.SelectData in the function it is
     # given: functools.partial hides that annotation, so each matrix gets a function of its own
-    def on_digit_cell(name, evt: gr.SelectData):
-        return on_cell(name, "digit", evt)
+    def on_digit_cell(name, n, evt: gr.SelectData):
+        return on_cell(name, "digit", n, evt)
 
-    def on_sum_cell(name, evt: gr.SelectData):
-        return on_cell(name, "sum", evt)
+    def on_sum_cell(name, n, evt: gr.SelectData):
+        return on_cell(name, "sum", n, evt)
 
     @ui_errors
-    def on_slice(name, keys, evt: gr.SelectData):
+    def on_slice(name, keys, n, evt: gr.SelectData):
         feature, label = keys[clicked(evt.index, (len(keys), len(SLICE_COLUMNS)), "the slice table")[0]]
-        idx = service.slice_images(name, feature, label)
+        idx = service.slice_images(name, feature, label, n or service.view([name]))
         return pages.opened(name, idx, f"images in the slice {feature} = {label}")
 
-    filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by]
+    filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by, scope]
     shown = pages.outputs
-    for component in filters:
+    # opening the tab, another checkpoint or ↻: the prefix of the test set it has scored (a first
+    # slice within seconds of a fresh start), then the views on it
+    for trigger in (tab.select, ckpt.change, update.click):
+        trigger(on_scope, ckpt, [scope, coverage], **PRIVATE).then(
+            on_errors, filters, shown, **PRIVATE).then(
+            on_matrices, [ckpt, by_rate, hide_diag, scope], [digit_cm, sum_cm], **PRIVATE).then(
+            on_slices, [ckpt, scope], [slices, slice_keys], **PRIVATE)
+    for component in (true_sum, pred_sum, place, lo, hi, sort_by):
         component.change(on_errors, filters, shown, **PRIVATE)
-    tab.select(on_errors, filters, shown, **PRIVATE)
-    for trigger in (ckpt.change, by_rate.change, hide_diag.change, tab.select):
-        trigger(on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE)
-    for trigger in (ckpt.change, tab.select):
-        trigger(on_slices, ckpt, [slices, slice_keys], **PRIVATE)
+    for trigger in (by_rate.change, hide_diag.change):
+        trigger(on_matrices, [ckpt, by_rate, hide_diag, scope], [digit_cm, sum_cm], **PRIVATE)
     pages.gallery.select(on_error_select, [ckpt, pages.indices, pages.page],
                    [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE)
-    digit_cm.select(on_digit_cell, ckpt, shown, **PRIVATE)
-    sum_cm.select(on_sum_cell, ckpt, shown, **PRIVATE)
-    slices.select(on_slice, [ckpt, slice_keys], shown, **PRIVATE)
+    digit_cm.select(on_digit_cell, [ckpt, scope], shown, **PRIVATE)
+    sum_cm.select(on_sum_cell, [ckpt, scope], shown, **PRIVATE)
+    slices.select(on_slice, [ckpt, slice_keys, scope], shown, **PRIVATE)
