@@ -340,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_make_dataset)
     e = sub.add_parser("evaluate", help="score a checkpoint on a labelled course-format set")
     e.add_argument("--checkpoint", required=True, nargs="+",
-                   help="checkpoint folder or Hub repo id; several: their ensemble (digit probabilities averaged)")
+                   help="checkpoint folder, or hf://owner/name for one on the Hugging Face Hub; several: their ensemble "
+                        "(digit probabilities averaged)")
     e.add_argument("--tta", action="store_true", help="test-time augmentation: average over small vertical shifts")
     e.add_argument("--images", type=Path, help="images .npy (N, H, W) uint8")
     e.add_argument("--labels", type=Path, help="sums .npy (N,)")
@@ -351,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
     r = sub.add_parser("robustness", help="score checkpoints on the robustness suite (layouts not in training)")
     r.add_argument("--checkpoint", action="append", required=True,
-                   help="checkpoint folder or Hub repo id; repeat for several")
+                   help="checkpoint folder, or hf://owner/name for one on the Hugging Face Hub; repeat for several")
     r.add_argument("--n", type=int, default=2000, help="images per suite set")
     r.add_argument("--seed", type=int, default=7)
     r.add_argument("--sets", nargs="+", choices=list(SUITE_PRESETS), default=list(SUITE_PRESETS))

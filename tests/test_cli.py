@@ -81,3 +81,12 @@ def test_benchmark_prints_its_rate():
     r = run("benchmark-synth", "--seconds", 0.3, "--batch-size", 256, "--augment", "none")
     assert r.returncode == 0, r.stderr
     assert "images/s" in r.stdout
+
+
+@pytest.mark.parametrize("command", ["evaluate", "robustness"])
+def test_checkpoint_help_says_how_a_hub_checkpoint_is_written(command):
+    """A checkpoint on the Hub is hf://owner/name (a bare owner/name is a path, never a download)."""
+    r = run(command, "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "hf://owner/name" in text and "repo id" not in text
