@@ -38,7 +38,11 @@ MARK = (230, 30, 30)
 CSS = """
 .wide-gallery .thumbnail-item { aspect-ratio: 3 / 1 !important; }
 .wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
-.prediction-summary h3 { margin: 0 !important; }
+.prediction-summary h3 { margin: 0 !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+/* the warnings: one line that opens to the list (the digits and the sum stay above the fold) */
+.prediction-summary details.warnings summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+                                               cursor: pointer; }
+.prediction-summary details.warnings ul { margin: 2px 0 0 0; }
 """
 
 

@@ -5,11 +5,11 @@ import gradio as gr
 
 from ..errors import BlankImageError, DataError, DigitsumError
 from ..labeldb import parse_digits
-from ..predict import drawing_to_gray
+from ..predict import drawing_to_gray, empty_places
 from ..service import DigitsumService
 from .common import PREDICT_CONCURRENCY, PRIVATE, ui_errors, user_message
 from .drawpad import HEIGHT as PAD_HEIGHT, WIDTH as PAD_WIDTH, draw_pad
-from .panel import PredictionPanel
+from .panel import PredictionPanel, incomplete
 
 EMPTY = "### Draw one digit in each box\n\nEach stroke is read as you draw; **Clear** starts again."
 
@@ -31,10 +31,13 @@ def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
         if not value:
             return (*panel.empty(EMPTY), "")
         try:
-            pred = service.predict(drawing_to_gray(value), name, check_places=True)
+            gray = drawing_to_gray(value)
+            pred = service.predict(gray, name, check_places=True)
         except BlankImageError as e:
             return (*panel.empty(f"*{e}*"), "")
-        return (*panel.outputs(pred), "".join(map(str, pred.digits)) if pred.digits else "")
+        empty = empty_places(gray)   # shown as empty, never as the digits a reader would invent there
+        digits = "" if incomplete(pred, empty) or not pred.digits else "".join(map(str, pred.digits))
+        return (*panel.outputs(pred, empty), digits)
 
     targets = [*panel.components, digits_box]
     # always_last: strokes that come faster than predictions are read once, at the latest drawing

@@ -1,35 +1,75 @@
 """The prediction panel that Draw and Upload share: the answer in one line, four digit charts and
-the sum, the sum distribution, and the model's input marked where it read each digit."""
+the sum, the sum distribution, and the model's input marked where it read each digit.
+
+One sum: the sum shown (in the line, on the sum card, and marked in the distribution) is the sum of
+the digits shown, each digit its own likeliest value; a sum-only model's is its distribution's
+likeliest. Where the distribution peaks elsewhere (uncertain digits whose likelier combinations add
+up differently), the warnings say so, and the chart shows both. A drawing with empty boxes is read
+only once every box holds a digit: the reader would invent the missing ones."""
 from __future__ import annotations
+
+import html
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 
 from ..predict import Prediction
-from .common import show, sum_frame
+from .common import show
+
+SHOWN, OTHER = "the sum shown", "other sums"
+
+
+def answer(pred: Prediction) -> int:
+    """The one sum the panel shows: the shown digits' sum (a sum-only model: its likeliest sum)."""
+    return sum(pred.digits) if pred.digits else pred.total
+
+
+def notes(pred: Prediction) -> list[str]:
+    """Everything the reading warns about, the distribution's other peak first."""
+    total = answer(pred)
+    out = []
+    if pred.digits and pred.total != total:
+        out.append(f"the sum distribution peaks at {pred.total} ({pred.sum_probs.max():.0%}), not at {total}: "
+                   f"some digits are uncertain, and their likelier combinations add up to {pred.total}")
+    return out + list(pred.warnings)
+
+
+def folded(warnings: list[str]) -> str:
+    """Warnings as one line ("⚠️ 3 warnings: the first…") that opens to the list: however many there
+    are, the digits and the sum below stay where they are."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    count = "1 warning" if len(warnings) == 1 else f"{len(warnings)} warnings"
+    return (f'\n\n<details class="warnings"><summary>⚠️ {count}: {html.escape(warnings[0])}</summary>'
+            f"<ul>{items}</ul></details>")
 
 
 def summary(pred: Prediction) -> str:
-    """The answer in one line, never contradicting itself: the sum shown is the shown digits' sum;
-    where the sum distribution's own best differs, it is named beside it. Input that does not look
-    like four digits leads with that, and the reading becomes a guess."""
+    """The answer in one line (a guess when the input does not look like four digits), then the
+    warnings folded into one line."""
+    total = answer(pred)
+    p = f"{pred.sum_probs[total]:.0%}"
     if pred.digits:
-        total = sum(pred.digits)
-        text = f"digits {' '.join(map(str, pred.digits))} &nbsp; → &nbsp; sum **{total}**"
-        if total != pred.total:
-            text += f" (the likeliest sum overall is {pred.total}, {pred.sum_probs.max():.0%})"
-        else:
-            text += f" ({pred.sum_probs.max():.0%})"
+        text = f"digits {' '.join(map(str, pred.digits))} &nbsp; → &nbsp; sum **{total}** ({p})"
     else:
-        text = f"sum **{pred.total}** ({pred.sum_probs.max():.0%}); this model predicts sums only"
-    warnings = list(pred.warnings)
+        text = f"sum **{total}** ({p}); this model predicts sums only"
     if pred.looks_like_four_digits is False:
-        text = f"### ⚠️ {warnings.pop(0)}\n\nbest guess: {text}"
-    else:
-        text = f"### {text}"
-    if warnings:
-        text += "\n\n" + "\n".join(f"- ⚠️ {w}" for w in warnings)
-    return text
+        text = f"best guess: {text}"
+    return f"### {text}{folded(notes(pred))}"
+
+
+def places(numbers: list[int]) -> str:
+    words = [str(k) for k in numbers]
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return f"place {listed} is" if len(words) == 1 else f"places {listed} are"
+
+
+def incomplete(pred: Prediction, empty: list[int]) -> bool:
+    """True when a drawing has empty boxes and the reader did not find four digits elsewhere: the
+    digits it gives for the empty places would be invented."""
+    return bool(empty) and pred.looks_like_four_digits is not True
 
 
 def digit_labels(pred: Prediction) -> list[dict]:
@@ -38,7 +78,15 @@ def digit_labels(pred: Prediction) -> list[dict]:
     return [{str(d): float(p[d]) for d in range(10)} for p in pred.digit_probs]
 
 
-def model_input(pred: Prediction, scale: int = 3):
+def sum_chart(sum_probs: np.ndarray, shown: int | None) -> pd.DataFrame:
+    """The sum distribution with the sum shown marked (a colour of its own)."""
+    return pd.DataFrame({"sum": np.arange(37), "probability": np.asarray(sum_probs, float),
+                         "": [SHOWN if s == shown else OTHER for s in range(37)]})
+
+
+def model_input(pred: Prediction, scale: int = 3, marks: bool = True):
+    if not marks:
+        return show(pred.canvas, scale)
     return show(pred.canvas, scale, x_centres=pred.x_centres, digits=pred.digits)
 
 
@@ -54,7 +102,9 @@ class PredictionPanel:
                            for k in range(1, 5)]
             self.total = gr.Label(num_top_classes=2, label="sum", elem_classes="sum-label", min_width=110)
         with gr.Row():
-            self.chart = gr.BarPlot(x="sum", y="probability", label="sum distribution", height=200, x_lim=None)
+            self.chart = gr.BarPlot(x="sum", y="probability", color="", label="sum distribution", height=200,
+                                    x_lim=None, color_map={SHOWN: "#e6550d", OTHER: "#9ecae1"},
+                                    elem_classes="sum-chart")
             self.seen = gr.Image(label="the model's input; red: where it read each digit", interactive=False,
                                  height=150, elem_classes="model-input")
 
@@ -62,8 +112,16 @@ class PredictionPanel:
     def components(self) -> list:
         return [*self.digits, self.total, self.chart, self.seen, self.text]
 
-    def outputs(self, pred: Prediction) -> tuple:
-        return (*digit_labels(pred), {str(s): float(p) for s, p in enumerate(pred.sum_probs)}, sum_frame(pred.sum_probs), model_input(pred), summary(pred))
+    def outputs(self, pred: Prediction, empty: list[int] | None = None) -> tuple:
+        """The panel for a reading; `empty`: the drawing's empty places (1-4), if it is a drawing."""
+        if incomplete(pred, empty or []):
+            cards = ["empty" if k in empty else "drawn" for k in range(1, 5)]
+            line = (f"### {places(empty).capitalize()} empty: draw one digit in each box\n\n"
+                    "The digits and their sum come once all four boxes hold one.")
+            return (*cards, "—", sum_chart(np.zeros(37), None), model_input(pred, marks=False), line)
+        total = answer(pred)
+        return (*digit_labels(pred), {str(total): float(pred.sum_probs[total])}, sum_chart(pred.sum_probs, total),
+                model_input(pred), summary(pred))
 
     def empty(self, message: str) -> tuple:
-        return (*[{} for _ in range(4)], {}, sum_frame(np.zeros(37)), None, message)
+        return (*[{} for _ in range(4)], {}, sum_chart(np.zeros(37), None), None, message)
