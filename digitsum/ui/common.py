@@ -38,6 +38,12 @@ MARK = (230, 30, 30)
 CSS = """
 .wide-gallery .thumbnail-item { aspect-ratio: 3 / 1 !important; }
 .wide-gallery .grid-container { grid-template-rows: none !important; grid-auto-rows: auto !important; }
+/* the scoring line above the tabs: one line of fixed height, so that its text coming, changing and
+   going never moves the drawing pad under the pen */
+#scoring-status { height: 24px !important; min-height: 24px !important; max-height: 24px !important;
+                  overflow: hidden !important; padding: 0 !important; margin: 0 !important; }
+#scoring-status * { margin: 0 !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+                    line-height: 24px !important; }
 .prediction-summary h3 { margin: 0 !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 /* the warnings: one line that opens to the list (the digits and the sum stay above the fold) */
 .prediction-summary details.warnings summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
