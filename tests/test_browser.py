@@ -288,9 +288,28 @@ def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
     images = int(re.search(r"(\d+)", page.locator("#errors-count").inner_text()).group(1))
     assert 0 < images <= count
     assert page.locator("#errors-gallery .thumbnail-item").count() == min(images, 24)
-    page.locator('#slices-table [data-testid="cell-0-1"]').click()   # the first slice's row
+    assert_in_view(page, "#errors-count", "#errors-gallery")    # the gallery the click changed, in view
+    page.locator('#slices-table [data-testid="cell-0-1"]').scroll_into_view_if_needed()
+    assert page.evaluate("document.querySelector('#errors-gallery').getBoundingClientRect().bottom") < 0
+    page.locator('#slices-table [data-testid="cell-0-1"]').click()   # the first slice's row, far below
     page.locator("#errors-count").get_by_text("images in the slice").wait_for(timeout=30000)
     assert page.locator("#errors-gallery .thumbnail-item").count() > 0
+    assert_in_view(page, "#errors-count", "#errors-gallery")
+    page.locator("#errors-gallery .thumbnail-item").first.click()    # a tile: its detail, below, in view
+    page.get_by_text(re.compile(r"true digits")).first.wait_for(timeout=30000)
+    assert_in_view(page, "#errors-detail")
+
+
+def assert_in_view(page, *selectors, timeout=10.0):
+    """Each element's top within the 1366x768 window once a click's scrolling has settled."""
+    script = """(sels) => sels.every(s => { const r = document.querySelector(s).getBoundingClientRect();
+                                             return r.top >= -1 && r.top < window.innerHeight - 100; })"""
+    try:
+        page.wait_for_function(script, arg=list(selectors), timeout=timeout * 1000)
+    except Exception:
+        tops = page.evaluate("(sels) => sels.map(s => document.querySelector(s).getBoundingClientRect().top)",
+                             list(selectors))
+        raise AssertionError(f"not in view after a click: {dict(zip(selectors, tops))}") from None
 
 
 def test_label_one_image_with_the_keyboard(page, app_url):

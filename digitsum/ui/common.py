@@ -319,6 +319,13 @@ class PagedGallery:
         return shown[clicked(position, (len(shown),), "this page of the gallery")[0]]
 
 
+def scroll_to(elem_id: str) -> str:
+    """A click's `js` step that brings element `elem_id` to the top of the window (smoothly, so that
+    one sees where the result went): for clicks whose result appears elsewhere on a long page."""
+    return (f"() => {{ document.getElementById({elem_id!r})?.scrollIntoView("
+            "{behavior: 'smooth', block: 'start'}); }")
+
+
 def wide_gallery(label: str, elem_id: str) -> gr.Gallery:
     """A gallery of four-digit images, several per row, in their own 4:1 shape."""
     return gr.Gallery(label=label, columns=3, height=620, elem_id=elem_id, elem_classes="wide-gallery",

@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import DigitsumError
 from ..predict import Prediction
 from ..service import DigitsumService
-from .common import FILES, PRIVATE, PagedGallery, clicked, image_file, show, ui_errors
+from .common import FILES, PRIVATE, PagedGallery, scroll_to, clicked, image_file, show, ui_errors
 
 
 def top_two(probs: np.ndarray) -> str:
@@ -142,4 +142,5 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
             on_finder, [chosen, scope], [finder, finder_keys], **PRIVATE).then(
             on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
     which.change(on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
-    finder.select(on_finder_row, [chosen, finder_keys, scope], pages.outputs, **PRIVATE)
+    finder.select(on_finder_row, [chosen, finder_keys, scope], pages.outputs, **PRIVATE).success(
+        None, js=scroll_to("compare-count"))

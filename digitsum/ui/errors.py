@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
-from .common import ANY, PRIVATE, clicked, PagedGallery, heatmap, show, sum_frame, ui_errors
+from .common import ANY, PRIVATE, clicked, PagedGallery, heatmap, scroll_to, show, sum_frame, ui_errors
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
 
@@ -52,7 +52,8 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     pages = PagedGallery(service, "test images (click one for its detail)", "errors-gallery", "errors-count", ckpt,
                          lambda name, i: short_caption(service, name, i))
     with gr.Row():
-        detail_img = gr.Image(label="detail: the model's input, and where it read each digit", interactive=False)
+        detail_img = gr.Image(label="detail: the model's input, and where it read each digit", interactive=False,
+                              elem_id="errors-detail")
         detail_md = gr.Markdown()
     with gr.Row():
         detail_digits = [gr.Label(num_top_classes=3, label=f"digit {k}") for k in range(1, 5)]
@@ -145,8 +146,11 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         component.change(on_errors, filters, shown, **PRIVATE)
     for trigger in (by_rate.change, hide_diag.change):
         trigger(on_matrices, [ckpt, by_rate, hide_diag, scope], [digit_cm, sum_cm], **PRIVATE)
+    # a click whose result appears elsewhere on the page brings it into view (a cell's or a slice's
+    # images sat ~1,400 px above the window: nothing seemed to happen)
     pages.gallery.select(on_error_select, [ckpt, pages.indices, pages.page],
-                   [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE)
-    digit_cm.select(on_digit_cell, [ckpt, scope], shown, **PRIVATE)
-    sum_cm.select(on_sum_cell, [ckpt, scope], shown, **PRIVATE)
-    slices.select(on_slice, [ckpt, slice_keys, scope], shown, **PRIVATE)
+                         [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE).success(
+        None, js=scroll_to("errors-detail"))
+    digit_cm.select(on_digit_cell, [ckpt, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
+    sum_cm.select(on_sum_cell, [ckpt, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
+    slices.select(on_slice, [ckpt, slice_keys, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
