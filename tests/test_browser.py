@@ -244,12 +244,56 @@ def test_upload_a_transparent_png_reads_right(page, app_url, tmp_path):
 
 def test_compare_is_filled_on_first_opening(page):
     open_tab(page, "Compare")
-    for element, expected in [("#compare-readings", "digitsum-reader"), ("#slice-finder", "smallest_gap"),
+    for element, expected in [("#compare-readings", "digitsum-reader"), ("#slice-finder", "digit height"),
                               ("#compare-count", "test images: they disagree")]:
         page.wait_for_function("([sel, text]) => document.querySelector(sel).innerText.includes(text)",
                                arg=[element, expected], timeout=90000)
     assert page.locator("#compare-inputs .thumbnail-item").count() == 2   # each checkpoint's input, marked
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+CODE_NAMES = ("smallest_gap", "left_margin", "digit_height", "blobs", "true_sum")
+
+
+def test_compare_shows_every_ticked_checkpoint_everywhere_and_a_tile_opens_its_reading(page):
+    """Tick every checkpoint: each is in the reading, the inputs, the metrics, the per-sum plot and
+    its legend, the slice finder, the gallery's choices and captions; slices have human names; a
+    disagreement tile opens each checkpoint's reading of its image, in view."""
+    open_tab(page, "Compare")
+    names = [n.strip() for n in page.locator("#compare-chosen label").all_inner_texts()]
+    assert len(names) >= 3, names
+    for name in names:
+        page.get_by_role("checkbox", name=name, exact=True).check()
+    last = names[-1]
+    for element in ("#compare-readings", "#compare-metrics", "#slice-finder", "#compare-per-sum-legend",
+                    "#compare-count"):
+        page.wait_for_function("([sel, text]) => document.querySelector(sel).innerText.includes(text)",
+                               arg=[element, last], timeout=90000)
+    time.sleep(1.5)   # the plot draws
+    for element in ("#compare-readings", "#compare-metrics", "#slice-finder", "#compare-per-sum-legend",
+                    "#compare-count"):
+        text = page.locator(element).inner_text()
+        assert all(n in text for n in names), (element, names, text[:300])
+    assert page.locator("#compare-inputs .thumbnail-item").count() == len(names)
+    drawn = page.evaluate("""() => [...document.querySelectorAll('#compare-per-sum path')]
+        .filter(p => (p.getAttribute('aria-roledescription') || '').includes('line')
+                     && (p.getAttribute('d') || '').length > 40).length""")
+    assert drawn >= len(names), f"{drawn} lines drawn for {len(names)} checkpoints"
+    radios = page.evaluate("() => [...document.querySelectorAll('input[type=radio]')].map(e => e.value)")
+    assert all(f"only {n} is right" in radios for n in names)
+    tables = page.locator("#slice-finder").inner_text() + page.locator("#compare-count").inner_text()
+    assert not any(code in tables for code in CODE_NAMES), tables[:400]
+    page.screenshot(path=str(SHOTS / "compare_all.png"), full_page=True)
+    tile = page.locator("#compare-gallery .thumbnail-item").nth(1)
+    tile.scroll_into_view_if_needed()
+    tile.click()
+    page.wait_for_function("() => /test image #\\d+/.test(document.querySelector('#compare-input-line').innerText)"
+                           " && !document.querySelector('#compare-input-line').innerText.includes('#0:')",
+                           timeout=30000)
+    assert_in_view(page, "#compare-input-line", "#compare-readings")
+    shown = int(re.search(r"#(\d+)", page.locator("#compare-input-line").inner_text()).group(1))
+    assert all(n in page.locator("#compare-readings").inner_text() for n in names)
+    assert shown == int(page.locator("#compare-index input").input_value())
 
 
 def choose_errors_checkpoint(page, name):
@@ -291,6 +335,8 @@ def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
     assert_in_view(page, "#errors-count", "#errors-gallery")    # the gallery the click changed, in view
     page.locator('#slices-table [data-testid="cell-0-1"]').scroll_into_view_if_needed()
     assert page.evaluate("document.querySelector('#errors-gallery').getBoundingClientRect().bottom") < 0
+    slices = page.locator("#slices-table").inner_text()
+    assert "digits touching" in slices and not any(code in slices for code in CODE_NAMES), slices[:300]
     page.locator('#slices-table [data-testid="cell-0-1"]').click()   # the first slice's row, far below
     page.locator("#errors-count").get_by_text("images in the slice").wait_for(timeout=30000)
     assert page.locator("#errors-gallery .thumbnail-item").count() > 0

@@ -319,6 +319,33 @@ class PagedGallery:
         return shown[clicked(position, (len(shown),), "this page of the gallery")[0]]
 
 
+# the layout slices (digitsum.slices) as a teacher reads them; the service keeps the code names
+FEATURE_NAMES = {
+    "smallest_gap": "gap between digits (px)",
+    "left_margin": "left margin (px)",
+    "digit_height": "digit height (px)",
+    "ink": "ink strength",
+    "blobs": "separate ink marks (4: one per digit)",
+    "true_sum": "true sum",
+    "place": "place",
+}
+SLICE_LABELS = {("smallest_gap", "<=0 (touching)"): "digits touching", ("blobs", "1"): "1: digits touching",
+                ("blobs", "5+"): "5+: a digit in pieces, or specks"}
+
+
+def feature_name(feature: str) -> str:
+    return FEATURE_NAMES.get(feature, feature.replace("_", " "))
+
+
+def slice_label(feature: str, label: str) -> str:
+    return SLICE_LABELS.get((feature, label), label)
+
+
+def slice_name(feature: str, label: str) -> str:
+    """A slice in words, for a line: 'gap between digits (px): digits touching'."""
+    return f"{feature_name(feature)}: {slice_label(feature, label)}"
+
+
 def scroll_to(elem_id: str) -> str:
     """A click's `js` step that brings element `elem_id` to the top of the window (smoothly, so that
     one sees where the result went): for clicks whose result appears elsewhere on a long page."""

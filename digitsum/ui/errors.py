@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
-from .common import ANY, PRIVATE, clicked, PagedGallery, heatmap, scroll_to, show, sum_frame, ui_errors
+from .common import (ANY, PRIVATE, PagedGallery, clicked, feature_name, heatmap, scroll_to, show, slice_label,
+                     slice_name, sum_frame, ui_errors)
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
 
@@ -23,7 +24,8 @@ def short_caption(service: DigitsumService, name: str, index: int) -> str:
 
 def slice_table(rows: list[dict]):
     """Accuracy by slice with in-cell bars (a Styler keeps the row clicks)."""
-    frame = pd.DataFrame([{"feature": r["feature"], "slice": r["slice"], "n": r["n"],
+    frame = pd.DataFrame([{"feature": feature_name(r["feature"]), "slice": slice_label(r["feature"], r["slice"]),
+                           "n": r["n"],
                            "sum accuracy": round(r["sum_accuracy"], 3),
                            "digit accuracy": None if r["digit_accuracy"] is None else round(r["digit_accuracy"], 3)}
                           for r in rows], columns=SLICE_COLUMNS)
@@ -131,7 +133,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     def on_slice(name, keys, n, evt: gr.SelectData):
         feature, label = keys[clicked(evt.index, (len(keys), len(SLICE_COLUMNS)), "the slice table")[0]]
         idx = service.slice_images(name, feature, label, n or service.view([name]))
-        return pages.opened(name, idx, f"images in the slice {feature} = {label}")
+        return pages.opened(name, idx, f"images in the slice {slice_name(feature, label)}")
 
     filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by, scope]
     shown = pages.outputs
