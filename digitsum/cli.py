@@ -214,6 +214,7 @@ def cmd_evaluate(a) -> int:
         print(f"  digit accuracy      {result['digit_accuracy']:.4f}  (by place: "
               + " ".join(f"{v:.4f}" for v in result["place_accuracy"]) + ")")
         print(f"  all four digits     {result['all_digits_accuracy']:.4f}")
+        print("  by true digit       " + " ".join(f"{d}:{v:.3f}" for d, v in result["class_accuracy"].items()))
     print(f"  throughput          {result['images_per_second']:.0f} images/s")
     print("  accuracy per sum:   " + "  ".join(f"{s}:{v:.3f}" for s, v in result["per_sum_accuracy"].items()))
     print("  accuracy by layout slice (sum" + ("/digit" if result["digit_accuracy"] is not None else "")

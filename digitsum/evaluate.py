@@ -36,7 +36,7 @@ def predict_batches(model, images: np.ndarray, batch_size: int = 512, device=Non
 
 def metrics_from_probs(digit_probs: np.ndarray | None, sum_probs: np.ndarray, sums: np.ndarray,
                        digits: np.ndarray | None = None) -> dict:
-    """Sum accuracy, per-digit and per-place accuracy (with digit labels), accuracy per true sum,
+    """Sum accuracy, per-digit, per-place and per-class accuracy (with digit labels), accuracy per true sum,
     and the mean negative log-likelihood of the true sum."""
     pred_sum = sum_probs.argmax(1)
     correct = pred_sum == sums
@@ -47,6 +47,7 @@ def metrics_from_probs(digit_probs: np.ndarray | None, sum_probs: np.ndarray, su
         "sum_nll": float(-np.log(np.clip(sum_probs[np.arange(len(sums)), sums], 1e-12, None)).mean()),
         "digit_accuracy": None,
         "place_accuracy": None,
+        "class_accuracy": None,
         "all_digits_accuracy": None,
         "per_sum_accuracy": per_sum,
     }
@@ -54,6 +55,8 @@ def metrics_from_probs(digit_probs: np.ndarray | None, sum_probs: np.ndarray, su
         hit = digit_probs.argmax(2) == digits                       # (N, 4)
         out["digit_accuracy"] = float(hit.mean())
         out["place_accuracy"] = [float(v) for v in hit.mean(0)]
+        # by true digit: where a reader's errors lie (a flagged 1 read as 7 shows as class 1)
+        out["class_accuracy"] = {int(d): float(hit[digits == d].mean()) for d in range(10) if (digits == d).any()}
         out["all_digits_accuracy"] = float(hit.all(1).mean())
     return out
 
