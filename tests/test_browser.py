@@ -204,6 +204,34 @@ def test_clear_empties_the_pad_keeps_the_guides_and_drawing_again_reads(page):
     page.screenshot(path=str(SHOTS / "draw.png"))
 
 
+HASH = [[(0.4, 0.2), (0.35, 0.8)], [(0.6, 0.2), (0.55, 0.8)], [(0.25, 0.4), (0.75, 0.4)], [(0.25, 0.6), (0.75, 0.6)]]
+
+
+def test_on_a_projector_warnings_fold_into_one_line_and_the_answer_stays_above_the_fold(page):
+    """A '#' in each box: not four digits, uncertain digits, an uncertain sum. The warnings are one
+    line that opens to their list; the pad, the line, the digits and the sum stay above the fold at
+    1366x768. (Seven warnings once pushed the digits and the sum below it.)"""
+    clear(page)
+    for k in range(4):
+        draw_digits(page, "1", strokes=[[(x + k, y) for x, y in stroke] for stroke in HASH])
+    settled_text(lambda: summary_text(page))
+    fold = page.locator(".prediction-summary details.warnings")
+    fold.wait_for(timeout=30000)
+    line = fold.locator("summary")
+    count = int(re.search(r"(\d+) warnings?", line.inner_text()).group(1))
+    print(f"'#' x 4: {summary_text(page)!r}")
+    assert count >= 2 and line.bounding_box()["height"] < 30            # one line, however many
+    assert not fold.locator("li").first.is_visible()                     # folded
+    for sel in ("#sketch canvas", ".prediction-summary", ".digit-label", ".sum-label"):
+        b = page.locator(sel).first.bounding_box()
+        assert b["y"] + b["height"] <= PROJECTOR["height"], (sel, b)
+    page.screenshot(path=str(SHOTS / "draw_warnings.png"))
+    line.click()                                                         # opens to the list
+    page.wait_for_function("() => document.querySelector('.prediction-summary details').open")
+    assert fold.locator("li").count() == count and fold.locator("li").first.is_visible()
+    line.click()
+
+
 def test_a_set_of_drawn_digits_small_large_and_off_centre(page):
     """All ten digits drawn with the mouse, at three sizes and off-centre; the accuracy is printed
     (the README reports it) and must stay above a floor."""

@@ -42,7 +42,7 @@ def test_the_line_the_card_and_the_chart_show_one_sum_when_the_distribution_peak
     assert "sum **18**" in line and "sum **24**" not in line
     assert list(card) == ["18"]                                        # the card: that sum, its probability
     assert np.isclose(card["18"], pred.sum_probs[18])
-    assert chart.loc[chart.iloc[:, 2] == SHOWN, "sum"].tolist() == [18]   # the bar marked: that sum
+    assert chart.loc[chart["bar"] == SHOWN, "sum"].tolist() == [18]   # the bar marked: that sum
     assert "peaks at 24" in line                                      # and the other peak said, once
     assert [max(d, key=d.get) for d in digits] == ["0", "9", "0", "9"]
 

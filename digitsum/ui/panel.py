@@ -79,9 +79,15 @@ def digit_labels(pred: Prediction) -> list[dict]:
 
 
 def sum_chart(sum_probs: np.ndarray, shown: int | None) -> pd.DataFrame:
-    """The sum distribution with the sum shown marked (a colour of its own)."""
-    return pd.DataFrame({"sum": np.arange(37), "probability": np.asarray(sum_probs, float),
-                         "": [SHOWN if s == shown else OTHER for s in range(37)]})
+    """The sum distribution with the sum shown marked (a colour of its own). Both colours are always
+    in it (with no sum shown, the empty bar at 0 is 'shown'): Gradio's plot keeps the colours of the
+    first value it draws, and a chart first drawn without a marked bar never marked one."""
+    probs = np.asarray(sum_probs, float)
+    marked = shown if shown is not None else 0
+    if shown is None:
+        probs = np.where(np.arange(37) == 0, 0.0, probs)
+    return pd.DataFrame({"sum": np.arange(37), "probability": probs,
+                         "bar": [SHOWN if s == marked else OTHER for s in range(37)]})
 
 
 def model_input(pred: Prediction, scale: int = 3, marks: bool = True):
@@ -102,9 +108,10 @@ class PredictionPanel:
                            for k in range(1, 5)]
             self.total = gr.Label(num_top_classes=2, label="sum", elem_classes="sum-label", min_width=110)
         with gr.Row():
-            self.chart = gr.BarPlot(x="sum", y="probability", color="", label="sum distribution", height=200,
-                                    x_lim=None, color_map={SHOWN: "#e6550d", OTHER: "#9ecae1"},
-                                    elem_classes="sum-chart")
+            self.chart = gr.BarPlot(x="sum", y="probability", color="bar", height=200,
+                                    label="sum distribution (orange: the sum shown)",
+                                    x_lim=[0, 36], color_map={SHOWN: "#e6550d", OTHER: "#9ecae1"},
+                                    color_title=" ", elem_classes="sum-chart", value=sum_chart(np.zeros(37), None))
             self.seen = gr.Image(label="the model's input; red: where it read each digit", interactive=False,
                                  height=150, elem_classes="model-input")
 
