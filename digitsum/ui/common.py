@@ -2,10 +2,12 @@
 the model read), upload components that pass files through untouched, tables and gallery pages."""
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import re
 import sys
+import threading
 import traceback
 
 import gradio as gr
@@ -344,6 +346,36 @@ def slice_label(feature: str, label: str) -> str:
 def slice_name(feature: str, label: str) -> str:
     """A slice in words, for a line: 'gap between digits (px): digits touching'."""
     return f"{feature_name(feature)}: {slice_label(feature, label)}"
+
+
+class Scopes:
+    """The prefix of the test set that a page's tab shows (service.view), per page (Gradio's session)
+    and checkpoints: every view and click of the tab uses the same images until the tab is opened
+    again or ↻, whatever the background scoring has done meanwhile. Kept here, not in a gr.State, so
+    that the handlers take the inputs they always took; at most `limit` pages are remembered."""
+
+    def __init__(self, service, limit: int = 2000):
+        self.service, self.limit = service, limit
+        self._scopes: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def _key(self, request, names) -> tuple:
+        return getattr(request, "session_hash", None), tuple(self.service.chosen(names))
+
+    def open(self, request, names) -> int:
+        """The prefix every one of `names` has scored now (seconds at most), kept for this page."""
+        n = self.service.view(names)
+        with self._lock:
+            self._scopes[self._key(request, names)] = n
+            while len(self._scopes) > self.limit:
+                self._scopes.popitem(last=False)
+        return n
+
+    def get(self, request, names) -> int:
+        """The prefix this page's tab shows for `names` (what `open` kept, else what is scored now)."""
+        with self._lock:
+            n = self._scopes.get(self._key(request, names))
+        return n if n is not None else self.service.view(names)
 
 
 def scroll_to(elem_id: str) -> str:

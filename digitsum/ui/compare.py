@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import DigitsumError
 from ..predict import Prediction
 from ..service import DigitsumService
-from .common import (FILES, PRIVATE, PagedGallery, clicked, feature_name, image_file, scroll_to, show, slice_label,
+from .common import (FILES, PRIVATE, PagedGallery, Scopes, clicked, feature_name, image_file, scroll_to, show, slice_label,
                      slice_name, ui_errors)
 
 # one colour per checkpoint, the same in every view (matplotlib's tab10)
@@ -73,7 +73,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     with gr.Row(equal_height=True):
         coverage = gr.Markdown(elem_id="compare-coverage")
         update = gr.Button("↻ Update", size="sm", scale=0, min_width=110)
-    scope = gr.State(0)   # the prefix of the test set the views below show (service.view)
+    scopes = Scopes(service)   # the prefix of the test set the views below show, per page
     metrics = gr.Dataframe(label=f"test-set metrics ({service.dataset_title})", interactive=False,
                            elem_id="compare-metrics")
     # its legend is a line of its own above it: Vega's, at the bottom, was cut off whatever the height
@@ -84,7 +84,7 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     gr.Markdown("### Where they differ most\nSum accuracy per layout slice (10 images or more), the largest "
                 "gap first. Click a row to see the images of that slice on which the checkpoints disagree.")
     finder = gr.Dataframe(label="slice finder", interactive=False, max_height=360, elem_id="slice-finder")
-    which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names[:2]], value="they disagree",
+    which = gr.Radio(["they disagree"] + [f"only {n} is right" for n in names], value="they disagree",
                      label="test images where (click one to see each checkpoint's reading of it, at the top)")
 
     def disagreement_caption(names_, i):
@@ -116,20 +116,21 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         return f"{line}, through each checkpoint:", rows, input_pictures(pictures)
 
     @ui_errors
-    def on_scope(names_, which_):
+    def on_scope(names_, which_, request: gr.Request):
         """The prefix of the test set every chosen checkpoint has scored (seconds at most), a line
         that says which it is, and the gallery's choices for the chosen checkpoints."""
         names_ = service.chosen(names_)
-        n = service.view(names_)
+        n = scopes.open(request, names_)
         choices = ["they disagree"] + [f"only {c} is right" for c in names_]
-        return n, service.coverage(names_, n), gr.Radio(choices=choices,
+        return service.coverage(names_, n), gr.Radio(choices=choices,
                                                         value=which_ if which_ in choices else choices[0])
 
     @ui_errors
-    def on_metrics(names_, n):
+    def on_metrics(names_, request: gr.Request):
         names_ = service.chosen(names_)
-        if not names_ or not n:
+        if not names_:
             return pd.DataFrame(), pd.DataFrame(), ""
+        n = scopes.get(request, names_)
         # every checkpoint has rows, an unchosen one a single empty point: Gradio's plot keeps the
         # colour domain of the series it first drew (it drew only the first two checkpoints when
         # more were ticked), so the series are always all of them, each in its own colour
@@ -141,11 +142,11 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
         return pd.DataFrame(service.metrics_rows(names_, n)), curve, legend
 
     @ui_errors
-    def on_compare_gallery(names_, which_, n):
+    def on_compare_gallery(names_, which_, request: gr.Request):
         names_ = service.chosen(names_)
-        if len(names_) < 2 or not n:
+        if len(names_) < 2:
             return [], [], 0, "", "choose two or more checkpoints to see where they disagree"
-        found = service.disagreements(names_, n)
+        found = service.disagreements(names_, scopes.get(request, names_))
         if which_ == "they disagree":
             idx = found["disagree"]
         else:
@@ -155,20 +156,20 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
                                          "in that order)")
 
     @ui_errors
-    def on_finder(names_, n):
+    def on_finder(names_, request: gr.Request):
         names_ = service.chosen(names_)
-        if len(names_) < 2 or not n:
+        if len(names_) < 2:
             return pd.DataFrame(), []
-        rows = service.slice_differences(names_, n=n)[:20]
+        rows = service.slice_differences(names_, n=scopes.get(request, names_))[:20]
         return finder_table(rows, names_), [[r["feature"], r["slice"]] for r in rows]
 
     @ui_errors
-    def on_finder_row(names_, keys, n, evt: gr.SelectData):
+    def on_finder_row(names_, keys, request: gr.Request, evt: gr.SelectData):
         names_ = service.chosen(names_)
-        if len(names_) < 2 or not keys or not n:
+        if len(names_) < 2 or not keys:
             return (gr.skip(),) * len(pages.outputs)
         feature, label = keys[clicked(evt.index, (len(keys), None), "the slice finder")[0]]
-        idx = service.slice_disagreements(names_, feature, label, n)
+        idx = service.slice_disagreements(names_, feature, label, scopes.get(request, names_))
         return pages.opened(names_, idx, f"images in the slice {slice_name(feature, label)} where the "
                                          f"checkpoints disagree (read: the sums of {', '.join(names_)})")
 
@@ -186,12 +187,12 @@ def build_compare_tab(service: DigitsumService, names: list[str], tab: gr.Tab) -
     for trigger in (tab.select, chosen.change):
         trigger(on_compare, [chosen, image, index], compare_outputs, **FILES, **PRIVATE)
     for trigger in (tab.select, chosen.change, update.click):
-        trigger(on_scope, [chosen, which], [scope, coverage, which], **PRIVATE).then(
-            on_metrics, [chosen, scope], [metrics, per_sum, per_sum_legend], **PRIVATE).then(
-            on_finder, [chosen, scope], [finder, finder_keys], **PRIVATE).then(
-            on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
-    which.change(on_compare_gallery, [chosen, which, scope], pages.outputs, **PRIVATE)
-    finder.select(on_finder_row, [chosen, finder_keys, scope], pages.outputs, **PRIVATE).success(
+        trigger(on_scope, [chosen, which], [coverage, which], **PRIVATE).then(
+            on_metrics, chosen, [metrics, per_sum, per_sum_legend], **PRIVATE).then(
+            on_finder, chosen, [finder, finder_keys], **PRIVATE).then(
+            on_compare_gallery, [chosen, which], pages.outputs, **PRIVATE)
+    which.change(on_compare_gallery, [chosen, which], pages.outputs, **PRIVATE)
+    finder.select(on_finder_row, [chosen, finder_keys], pages.outputs, **PRIVATE).success(
         None, js=scroll_to("compare-count"))
     pages.gallery.select(on_tile, [chosen, pages.indices, pages.page], [image, index, *compare_outputs],
                          **FILES, **PRIVATE).success(None, js=scroll_to("compare-input-line"))

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..service import DigitsumService
-from .common import (ANY, PRIVATE, PagedGallery, clicked, feature_name, heatmap, scroll_to, show, slice_label,
+from .common import (ANY, PRIVATE, PagedGallery, Scopes, clicked, feature_name, heatmap, scroll_to, show, slice_label,
                      slice_name, sum_frame, ui_errors)
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
@@ -41,7 +41,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
     with gr.Row(equal_height=True):
         coverage = gr.Markdown(elem_id="errors-coverage")
         update = gr.Button("↻ Update", size="sm", scale=0, min_width=110)
-    scope = gr.State(0)   # the prefix of the test set this tab shows (service.view)
+    scopes = Scopes(service)   # the prefix of the test set this tab shows, per page
     with gr.Row():
         ckpt = gr.Dropdown(names, value=names[0], label="checkpoint", elem_id="errors-ckpt")
         true_sum = gr.Dropdown([ANY] + [str(s) for s in range(37)], value=ANY, label="true sum")
@@ -81,24 +81,23 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         return heatmap(digit_frame, hide, rate), heatmap(sum_frame_, hide, rate)
 
     @ui_errors
-    def on_scope(name):
-        n = service.view([name])
-        return n, service.coverage([name], n)
+    def on_scope(name, request: gr.Request):
+        return service.coverage([name], scopes.open(request, [name]))
 
     @ui_errors
-    def on_errors(name, t, p, pl, low, high, sort, n):
-        n = n or service.view([name])
+    def on_errors(name, t, p, pl, low, high, sort, request: gr.Request):
+        n = scopes.get(request, [name])
         idx = [int(i) for i in service.errors(name, choice(t), choice(p), choice(pl), low, high, sort, n=n)]
         scored = "" if n >= len(service.dataset) else f" (the first {n:,} of {len(service.dataset):,}, scored so far)"
         return pages.opened(name, idx, f"of {n:,} test images{scored} are misread and match")
 
     @ui_errors
-    def on_matrices(name, rate, hide, n):
-        return matrices(name, rate, hide, n or service.view([name]))
+    def on_matrices(name, rate, hide, request: gr.Request):
+        return matrices(name, rate, hide, scopes.get(request, [name]))
 
     @ui_errors
-    def on_slices(name, n):
-        rows = service.slice_rows(name, n or service.view([name]))
+    def on_slices(name, request: gr.Request):
+        rows = service.slice_rows(name, scopes.get(request, [name]))
         return slice_table(rows), [[r["feature"], r["slice"]] for r in rows]
 
     @ui_errors
@@ -113,46 +112,46 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         return (picture, md, *labels, sum_frame(d["sum_probs"]))
 
     @ui_errors
-    def on_cell(name, kind, n, evt: gr.SelectData):
+    def on_cell(name, kind, request, evt: gr.SelectData):
         row, col = clicked(evt.index, (10 if kind == "digit" else 37, 11 if kind == "digit" else 38),
                            f"the {kind} confusion matrix")
         if col == 0:  # the 'true' column
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        idx = service.confusion_examples(name, kind, int(row), int(col) - 1, n or service.view([name]))
+        idx = service.confusion_examples(name, kind, int(row), int(col) - 1, scopes.get(request, [name]))
         return pages.opened(name, idx, f"images with true {kind} {row} predicted as {col - 1}")
 
     # Gradio passes the click only to a parameter annotated gr.SelectData in the function it is
     # given: functools.partial hides that annotation, so each matrix gets a function of its own
-    def on_digit_cell(name, n, evt: gr.SelectData):
-        return on_cell(name, "digit", n, evt)
+    def on_digit_cell(name, request: gr.Request, evt: gr.SelectData):
+        return on_cell(name, "digit", request, evt)
 
-    def on_sum_cell(name, n, evt: gr.SelectData):
-        return on_cell(name, "sum", n, evt)
+    def on_sum_cell(name, request: gr.Request, evt: gr.SelectData):
+        return on_cell(name, "sum", request, evt)
 
     @ui_errors
-    def on_slice(name, keys, n, evt: gr.SelectData):
+    def on_slice(name, keys, request: gr.Request, evt: gr.SelectData):
         feature, label = keys[clicked(evt.index, (len(keys), len(SLICE_COLUMNS)), "the slice table")[0]]
-        idx = service.slice_images(name, feature, label, n or service.view([name]))
+        idx = service.slice_images(name, feature, label, scopes.get(request, [name]))
         return pages.opened(name, idx, f"images in the slice {slice_name(feature, label)}")
 
-    filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by, scope]
+    filters = [ckpt, true_sum, pred_sum, place, lo, hi, sort_by]
     shown = pages.outputs
     # opening the tab, another checkpoint or ↻: the prefix of the test set it has scored (a first
     # slice within seconds of a fresh start), then the views on it
     for trigger in (tab.select, ckpt.change, update.click):
-        trigger(on_scope, ckpt, [scope, coverage], **PRIVATE).then(
+        trigger(on_scope, ckpt, coverage, **PRIVATE).then(
             on_errors, filters, shown, **PRIVATE).then(
-            on_matrices, [ckpt, by_rate, hide_diag, scope], [digit_cm, sum_cm], **PRIVATE).then(
-            on_slices, [ckpt, scope], [slices, slice_keys], **PRIVATE)
+            on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE).then(
+            on_slices, ckpt, [slices, slice_keys], **PRIVATE)
     for component in (true_sum, pred_sum, place, lo, hi, sort_by):
         component.change(on_errors, filters, shown, **PRIVATE)
     for trigger in (by_rate.change, hide_diag.change):
-        trigger(on_matrices, [ckpt, by_rate, hide_diag, scope], [digit_cm, sum_cm], **PRIVATE)
+        trigger(on_matrices, [ckpt, by_rate, hide_diag], [digit_cm, sum_cm], **PRIVATE)
     # a click whose result appears elsewhere on the page brings it into view (a cell's or a slice's
     # images sat ~1,400 px above the window: nothing seemed to happen)
     pages.gallery.select(on_error_select, [ckpt, pages.indices, pages.page],
                          [detail_img, detail_md, *detail_digits, detail_sum], **PRIVATE).success(
         None, js=scroll_to("errors-detail"))
-    digit_cm.select(on_digit_cell, [ckpt, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
-    sum_cm.select(on_sum_cell, [ckpt, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
-    slices.select(on_slice, [ckpt, slice_keys, scope], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
+    digit_cm.select(on_digit_cell, ckpt, shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
+    sum_cm.select(on_sum_cell, ckpt, shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
+    slices.select(on_slice, [ckpt, slice_keys], shown, **PRIVATE).success(None, js=scroll_to("errors-count"))
