@@ -1,7 +1,10 @@
 """The app in a real browser (Debian Chromium driven by Playwright), as a person uses it, on a
 1366x768 projector-sized window: draw digits with the mouse (the first stroke, Clear and again, a
-set of all ten digits small, large and off-centre), upload a transparent PNG, open Compare fresh,
-click a confusion cell, a slice and a gallery image, label an image with the keyboard.
+set of all ten digits small, large and off-centre), one sum on screen and empty boxes left empty,
+warnings folded on a projector, upload a transparent PNG, open Compare fresh and tick every
+checkpoint, click a confusion cell, a slice and a gallery image (each result brought into view),
+label an image with the keyboard; and on a second app started cold, Compare and Errors within
+seconds, and a pad that never moves while the scoring line changes.
 Screenshots of each tab go to a temporary folder (DIGITSUM_SCREENSHOTS sets another:
 scripts/screenshots.sh refreshes docs/screenshots/, which the README shows)."""
 import os
