@@ -41,8 +41,12 @@ def free_port():
 def app_url(tmp_path_factory, course_set):
     """`python app.py` on the shipped checkpoints, browsing a small course-format set."""
     tmp = tmp_path_factory.mktemp("browser")
-    for url, ready_at in serve(tmp, course_set):
+    app = serve(tmp, course_set)
+    try:
+        url, _ = next(app)
         yield url, tmp / "labels.db", course_set
+    finally:
+        app.close()
 
 
 def serve(tmp, data):
@@ -65,12 +69,16 @@ def serve(tmp, data):
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(120):
-        proc.kill()
-        pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
-    yield f"http://127.0.0.1:{port}/", time.time()
-    proc.terminate()
-    proc.wait(10)
+    try:
+        if not ready.wait(120):
+            pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
+        yield f"http://127.0.0.1:{port}/", time.time()
+    finally:   # also when a fixture built on it fails: the app never outlives the tests
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -475,9 +483,13 @@ FRESH_IMAGES = 1500
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory, make_course_set, chromium):
     data = make_course_set(FRESH_IMAGES, seed=11)
-    for url, ready_at in serve(tmp_path_factory.mktemp("fresh"), data):
+    app = serve(tmp_path_factory.mktemp("fresh"), data)
+    try:
+        url, ready_at = next(app)
         for pg in browse(chromium, url):
             yield pg, ready_at
+    finally:
+        app.close()
 
 
 def test_a_fresh_start_shows_compare_and_errors_within_seconds_and_says_how_far_scoring_is(fresh):
