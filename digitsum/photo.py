@@ -56,11 +56,18 @@ def photograph(clean: np.ndarray, look: PhotoLook, rng: np.random.Generator) -> 
     reflect = paper + _blotches((H, W), rng) * rng.uniform(*look.texture)
     reflect = reflect - (reflect - ink) * ink_map.clip(0, 1)
     image = reflect * _light((H, W), look, rng)
+    return _camera(image, look, rng)
+
+
+def _camera(image: np.ndarray, look, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) float scene in [0, 1] -> uint8 photo as a camera saves it: lens blur, sensor noise,
+    JPEG at a random quality (`look`'s blur, noise and jpeg ranges; PhotoLook or PageLook)."""
+    h, w = image.shape
     pil = Image.fromarray((image.clip(0, 1) * 255).round().astype(np.uint8))
     radius = rng.uniform(*look.blur)
     if radius > 0.1:
         pil = pil.filter(ImageFilter.GaussianBlur(radius))
-    noisy = np.asarray(pil, np.float32) / 255.0 + rng.standard_normal((H, W)).astype(np.float32) * rng.uniform(*look.noise)
+    noisy = np.asarray(pil, np.float32) / 255.0 + rng.standard_normal((h, w)).astype(np.float32) * rng.uniform(*look.noise)
     pil = Image.fromarray((noisy.clip(0, 1) * 255).round().astype(np.uint8))
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=int(rng.integers(look.jpeg[0], look.jpeg[1] + 1)))
@@ -228,12 +235,4 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
         soft = rng.uniform(0.05, 0.3) * r
         light *= 1 - rng.uniform(*look.blob) / (1 + np.exp((np.hypot(xx - cx, yy - cy) - r) / soft))
     image = photo * light
-    pil = Image.fromarray((image.clip(0, 1) * 255).round().astype(np.uint8))
-    radius = rng.uniform(*look.blur)
-    if radius > 0.1:
-        pil = pil.filter(ImageFilter.GaussianBlur(radius))
-    noisy = np.asarray(pil, np.float32) / 255.0 + rng.standard_normal((H, W)).astype(np.float32) * rng.uniform(*look.noise)
-    pil = Image.fromarray((noisy.clip(0, 1) * 255).round().astype(np.uint8))
-    buf = io.BytesIO()
-    pil.save(buf, format="JPEG", quality=int(rng.integers(look.jpeg[0], look.jpeg[1] + 1)))
-    return np.asarray(Image.open(buf).convert("L"))
+    return _camera(image, look, rng)

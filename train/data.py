@@ -90,8 +90,8 @@ def digit_pool(args) -> tuple[np.ndarray, np.ndarray]:
     from digitsum.fontdigits import render_font_digits
     from digitsum.strokedigits import render_pen_digits, render_style_digits
     pool_x, pool_y = load_mnist("train")
-    shares = {render_font_digits: args.font_digits, render_pen_digits: getattr(args, "pen_digits", 0.0),
-              render_style_digits: getattr(args, "style_digits", 0.0)}
+    shares = {render_font_digits: args.font_digits, render_pen_digits: args.pen_digits,
+              render_style_digits: args.style_digits}
     total = round(len(pool_x) / (1 - sum(shares.values())))
     xs, ys = [pool_x], [pool_y]
     for render, share in shares.items():

@@ -31,7 +31,7 @@ def digit_sources(args) -> str:
     """The digit pool's other sources and their shares, as the model card says them."""
     named = (("font_digits", "printed font digits"), ("pen_digits", "pendigits writers' pen trajectories"),
              ("style_digits", "synthesized pen styles"))
-    return "".join(f" + {getattr(args, k, 0):.0%} {what}" for k, what in named if getattr(args, k, 0))
+    return "".join(f" + {getattr(args, k):.0%} {what}" for k, what in named if getattr(args, k))
 
 
 def val_metrics(record: dict) -> dict:
