@@ -836,6 +836,24 @@ def test_a_label_save_by_curl_holds_the_pads_rules(app_run, width, height):
     assert service.store.count() == before + 1
 
 
+def clicker(browser, tab_label: str, element: str):
+    """As the page does: open the tab `tab_label`, then -> send(index), a select event (a tile's or a
+    table cell's click) on the component whose elem_id is `element`, with event data `index`."""
+    config = browser.http.get("config").json()
+    deps = config["dependencies"]
+    components = {c["id"]: c for c in config["components"]}
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == tab_label)
+    fire(browser, deps, components, tab, "select")
+    click = next(d for d in deps if [ids[element], "select"] in [list(t) for t in d["targets"]])
+
+    def send(index):
+        return browser.call(click["api_name"], *[None if components[i]["type"] == "state"
+                                                 else components[i]["props"].get("value") for i in click["inputs"]],
+                            event_data={"index": index, "value": None})
+    return send
+
+
 def fire(browser, deps, components, target: int, event: str) -> None:
     """What the page does on `event` of component `target`: each handler it triggers, then the
     ones chained after them (.then), with each input's value as the page starts (states are the
@@ -866,19 +884,7 @@ def test_a_click_the_page_cannot_send_gets_one_line(app_run, element, shape, wha
     """A click's event data (a tile, a table cell) is checked against what the page shows: a
     position it does not show is one line, never an IndexError ("something went wrong") or, for
     -1, another tile or row than the ones on the page."""
-    browser = Browser(app_run["url"])
-    config = browser.http.get("config").json()
-    deps = config["dependencies"]
-    components = {c["id"]: c for c in config["components"]}
-    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
-    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == "Errors")
-    fire(browser, deps, components, tab, "select")              # the page opens the Errors tab
-    click = next(d for d in deps if [ids[element], "select"] in [list(t) for t in d["targets"]])
-
-    def send(index):
-        return browser.call(click["api_name"], *[None if components[i]["type"] == "state"
-                                                 else components[i]["props"].get("value") for i in click["inputs"]],
-                            event_data={"index": index, "value": None})
+    send = clicker(Browser(app_run["url"]), "Errors", element)
     good = 0 if element == "errors-gallery" else [0, 1]
     ok, out = send(good)                                         # the first tile or row, as the page sends it
     assert ok, out
@@ -911,19 +917,7 @@ def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint):
 
 
 def test_a_slice_finder_click_the_page_cannot_send_gets_one_line(two_checkpoint_app):
-    browser = Browser(two_checkpoint_app)
-    config = browser.http.get("config").json()
-    deps = config["dependencies"]
-    components = {c["id"]: c for c in config["components"]}
-    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
-    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"].get("label") == "Compare")
-    fire(browser, deps, components, tab, "select")              # the page opens the Compare tab
-    click = next(d for d in deps if [ids["slice-finder"], "select"] in [list(t) for t in d["targets"]])
-
-    def send(index):
-        return browser.call(click["api_name"], *[None if components[i]["type"] == "state"
-                                                 else components[i]["props"].get("value") for i in click["inputs"]],
-                            event_data={"index": index, "value": None})
+    send = clicker(Browser(two_checkpoint_app), "Compare", "slice-finder")
     ok, out = send([0, 0])
     assert ok and "where the checkpoints disagree" in out["data"][-1], out
     for index in BAD_CELLS:
