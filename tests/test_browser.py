@@ -12,13 +12,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from appprocess import start_app
 from drawings import STROKES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,25 +52,9 @@ def serve(tmp, data):
     """`python app.py` on the shipped checkpoints and `data`, its cache and labels in `tmp`: yields
     (its address, the time it said it was ready) once, then stops it."""
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--checkpoints", str(ROOT / "checkpoints"),
-                             "--data", str(data), "--labels-db", str(tmp / "labels.db"),
-                             "--cache-dir", str(tmp / "cache"), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp)
-    # drain the app's output in a thread: a deadline that holds even if the app prints nothing, and a
-    # pipe that never fills up and blocks the app later
-    output, ready = [], threading.Event()
-
-    def pump():
-        for line in proc.stdout:
-            output.append(line)
-            if "ready at" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
+    proc, _ = start_app(["--checkpoints", ROOT / "checkpoints", "--data", data, "--labels-db", tmp / "labels.db",
+                         "--cache-dir", tmp / "cache", "--port", port], cwd=tmp)
     try:
-        if not ready.wait(120):
-            pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
         yield f"http://127.0.0.1:{port}/", time.time()
     finally:   # also when a fixture built on it fails: the app never outlives the tests
         proc.terminate()

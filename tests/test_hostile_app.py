@@ -17,9 +17,6 @@ import re
 import socket
 import sqlite3
 import struct
-import subprocess
-import sys
-import threading
 import time
 import uuid
 import zlib
@@ -28,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from appprocess import start_app
 from PIL import Image
 
 UPLOAD_DIR = "/tmp/gradio"   # Gradio's upload folder here (checked too: gradio.utils.get_upload_folder())
@@ -431,25 +429,9 @@ def app_process(tmp_path_factory, course_set, tiny_checkpoint, make_course_set):
     GIL) must freeze only that process, so that the test can time it and fail rather than hang."""
     tmp = tmp_path_factory.mktemp("hostile-process")
     port = free_port()
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--checkpoints", str(tiny_checkpoint),
-                             "--data", str(course_set), "--label-data", str(make_course_set(8, seed=9)),
-                             "--labels-db", str(tmp / "labels.db"), "--cache-dir", str(tmp / "cache"),
-                             "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp)
-    output, ready = [], threading.Event()
-
-    def pump():
-        for line in proc.stdout:
-            output.append(line)
-            if "ready at" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(120):
-        proc.kill()
-        pytest.fail("the app did not start within 120 s; its output:\n" + "".join(output[-40:]))
+    proc, output = start_app(["--checkpoints", tiny_checkpoint, "--data", course_set,
+                              "--label-data", make_course_set(8, seed=9), "--labels-db", tmp / "labels.db",
+                              "--cache-dir", tmp / "cache", "--port", port], cwd=tmp, env={"HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
     yield dict(url=url, browser=Browser(url, timeout=20), output=output, tmp=tmp)
     proc.kill()
