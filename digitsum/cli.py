@@ -79,6 +79,8 @@ def check_args(a) -> None:
         check_output_folder("--cache", a.cache)
         if a.data_test.exists() and not a.data_test.is_dir():
             raise DigitsumError(f"--data-test {a.data_test}: a course-format folder, not a file")
+    if a.command == "fetch-hand-fonts" and a.folder is not None:
+        check_output_folder("--folder", a.folder)
     if a.command == "benchmark-synth":
         check_device(a.device, allow_auto=False)
 
@@ -323,6 +325,14 @@ def cmd_refusal(a) -> int:
     return 0
 
 
+def cmd_fetch_hand_fonts(a) -> int:
+    """The handwriting fonts of training's --hand-digits (digitsum.handfonts), fetched once."""
+    from .handfonts import HAND_FONTS, cache_folder, fetch
+    fetch(a.folder, say=print)
+    print(f"{len(HAND_FONTS)} handwriting fonts in {cache_folder(a.folder)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m digitsum", description="digitsum: four handwritten digits and their sum")
     sub = p.add_subparsers(dest="command", required=True)
@@ -389,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu")
     b.add_argument("--threads", type=int, default=0)
     b.set_defaults(func=cmd_benchmark)
+    hf = sub.add_parser("fetch-hand-fonts", help="download the pinned handwriting fonts of training's --hand-digits "
+                        "from the npm registry (verified; nothing is downloaded when they are there)")
+    hf.add_argument("--folder", type=Path, default=None, help="where they are kept (default: digitsum.handfonts.CACHE, "
+                    ".cache/digitsum/hand-fonts under the repo)")
+    hf.set_defaults(func=cmd_fetch_hand_fonts)
     return p
 
 

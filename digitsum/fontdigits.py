@@ -39,23 +39,49 @@ def available_fonts() -> list[str]:
 
 def render_font_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """-> (images (n, 28, 28) uint8 white on black, labels (n,) int64), deterministic for (n, seed)."""
-    rng = np.random.default_rng([seed, 28_282])
-    fonts = available_fonts()
+    return render_digits([_font(f) for f in available_fonts()], n, np.random.default_rng([seed, 28_282]))
+
+
+def render_digits(fonts: list[ImageFont.FreeTypeFont], n: int, rng: np.random.Generator,
+                  centred: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The renderer every font source shares: n random digits, each in a random font of `fonts`, with
+    a random weight, slant and rotation -> (images (n, 28, 28) uint8, labels (n,) int64).
+    `centred`: each glyph's ink is centred on the canvas (fonts whose digits sit anywhere in the em
+    box, as handwriting fonts' do); without it the text starts at a fixed point, as it always has
+    for matplotlib's fonts (their renders stay byte-identical)."""
     labels = rng.integers(0, 10, n)
     images = np.zeros((n, 28, 28), np.uint8)
     for i, digit in enumerate(labels):
-        images[i] = _one(str(digit), _font(fonts[rng.integers(len(fonts))]), rng)
+        images[i] = _one(str(digit), fonts[rng.integers(len(fonts))], rng, centred)
     return images, labels.astype(np.int64)
 
 
-def _one(text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator) -> np.ndarray:
+def _one(text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator, centred: bool = False) -> np.ndarray:
     canvas = Image.new("L", (SIZE * 2, SIZE * 2), 0)
     from PIL import ImageDraw
-    ImageDraw.Draw(canvas).text((SIZE // 2, SIZE // 3), text, font=font, fill=255,
+    ImageDraw.Draw(canvas).text(_origin(text, font, centred), text, font=font, fill=255,
                                 stroke_width=int(rng.integers(0, 3)), stroke_fill=255)
     shear, angle = rng.uniform(-0.35, 0.35), rng.uniform(-12, 12)
     canvas = canvas.transform(canvas.size, Image.Transform.AFFINE, (1, shear, -shear * SIZE, 0, 1, 0),
                               Image.Resampling.BILINEAR).rotate(angle, Image.Resampling.BILINEAR)
+    return to_mnist_box(canvas)
+
+
+def _origin(text: str, font: ImageFont.FreeTypeFont, centred: bool) -> tuple[int, int]:
+    """Where the text is drawn from: so its ink's box is centred on the canvas (where shear and
+    rotation leave it inside), or matplotlib fonts' fixed point."""
+    if not centred:
+        return SIZE // 2, SIZE // 3
+    left, top, right, bottom = font.getbbox(text)
+    return round(SIZE - (left + right) / 2), round(SIZE - (top + bottom) / 2)
+
+
+def upright_digit(text: str, font: ImageFont.FreeTypeFont) -> np.ndarray:
+    """A glyph as the font draws it, centred, with no added weight, slant or rotation, as MNIST stores
+    digits: what the fonts were chosen by looking at, and what a test matches renders against."""
+    canvas = Image.new("L", (SIZE * 2, SIZE * 2), 0)
+    from PIL import ImageDraw
+    ImageDraw.Draw(canvas).text(_origin(text, font, True), text, font=font, fill=255)
     return to_mnist_box(canvas)
 
 

@@ -1,17 +1,25 @@
 import numpy as np
 import pytest
 
+from digitsum import handfonts
 from digitsum.fontdigits import render_font_digits
 from digitsum.mnist import load_mnist
 from digitsum.strokedigits import STYLES, catmull_rom, draw_strokes, load_pendigits, render_pen_digits, render_style_digits
+from handfontcheck import hand_fonts_or_skip
 
 RENDERERS = [render_style_digits, render_pen_digits]
+
+
+def render_hand_digits(n: int, seed: int):
+    """digitsum.handfonts' renderer, its fonts fetched first (or the test skipped, saying why)."""
+    hand_fonts_or_skip()
+    return handfonts.render_hand_digits(n, seed)
 
 
 # every pool source beside MNIST: how far its centre of mass may sit from the patch's centre (px)
 # and the range of its mean ink against MNIST's (neither hairlines nor blobs); fonts are the tightest
 POOL_SOURCES = [(render_font_digits, 2.0, (0.5, 2.0)), (render_style_digits, 2.5, (0.4, 2.5)),
-                (render_pen_digits, 2.5, (0.4, 2.5))]
+                (render_pen_digits, 2.5, (0.4, 2.5)), (render_hand_digits, 2.0, (0.5, 2.0))]
 
 
 @pytest.mark.parametrize("render, centre_within, ink_ratio", POOL_SOURCES, ids=lambda v: getattr(v, "__name__", ""))

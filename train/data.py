@@ -1,10 +1,13 @@
 """Where the training images come from, all held on the training device.
 
 Real course-format sets are uploaded whole (uint8) and sampled by index; the synthetic generator
-draws from MNIST train digits (and --font-digits). Both are built once per run and reseeded at
-each save point, so a resumed run draws exactly what the uninterrupted run would have drawn.
+draws from MNIST train digits (and --font-digits, --pen-digits, --style-digits, --hand-digits). Both
+are built once per run and reseeded at each save point, so a resumed run draws exactly what the
+uninterrupted run would have drawn.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import torch
@@ -85,13 +88,16 @@ def load_labels_db(path, model, device) -> LabeledTensors | None:
 
 def digit_pool(args) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic generator's digits: MNIST train, plus printed font digits (--font-digits), other
-    writers' pen trajectories (--pen-digits) and synthesized pen styles (--style-digits), each the
-    given share of the pool (so of every batch, on average)."""
+    writers' pen trajectories (--pen-digits), synthesized pen styles (--style-digits) and handwriting
+    fonts' digits (--hand-digits), each the given share of the pool (so of every batch, on average)."""
     from digitsum.fontdigits import render_font_digits
+    from digitsum.handfonts import fetch, render_hand_digits
     from digitsum.strokedigits import render_pen_digits, render_style_digits
+    if args.hand_digits:   # fetched when missing (nothing is downloaded when they are there); else one line
+        fetch(say=lambda m: print(m, file=sys.stderr, flush=True))
     pool_x, pool_y = load_mnist("train")
     shares = {render_font_digits: args.font_digits, render_pen_digits: args.pen_digits,
-              render_style_digits: args.style_digits}
+              render_style_digits: args.style_digits, render_hand_digits: args.hand_digits}
     total = round(len(pool_x) / (1 - sum(shares.values())))
     xs, ys = [pool_x], [pool_y]
     for render, share in shares.items():

@@ -30,7 +30,7 @@ def card_info(args, command, step, wall, device) -> dict:
 def digit_sources(args) -> str:
     """The digit pool's other sources and their shares, as the model card says them."""
     named = (("font_digits", "printed font digits"), ("pen_digits", "pendigits writers' pen trajectories"),
-             ("style_digits", "synthesized pen styles"))
+             ("style_digits", "synthesized pen styles"), ("hand_digits", "handwriting fonts' digits"))
     return "".join(f" + {getattr(args, k):.0%} {what}" for k, what in named if getattr(args, k))
 
 

@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--style-digits", type=float, default=0.0,
                    help="share of the digit pool drawn by the stroke synthesizer of styles MNIST lacks "
                         "(flagged 1, crossed 7, open 4, round 6 and 9, looped 2, ...; digitsum.strokedigits)")
+    g.add_argument("--hand-digits", type=float, default=0.0,
+                   help="share of the digit pool that is digits of handwriting fonts from the npm registry "
+                        "(digitsum.handfonts; fetched once, verified, into .cache/digitsum/hand-fonts)")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
@@ -159,8 +162,10 @@ def validate(a: argparse.Namespace) -> None:
     need(0.0 <= a.font_digits < 1.0, "--font-digits must lie in [0, 1)")
     need(0.0 <= a.pen_digits < 1.0, "--pen-digits must lie in [0, 1)")
     need(0.0 <= a.style_digits < 1.0, "--style-digits must lie in [0, 1)")
-    need(a.font_digits + a.pen_digits + a.style_digits < 1.0,
-         "--font-digits, --pen-digits and --style-digits together must leave room for MNIST's digits (sum below 1)")
+    need(0.0 <= a.hand_digits < 1.0, "--hand-digits must lie in [0, 1)")
+    need(a.font_digits + a.pen_digits + a.style_digits + a.hand_digits < 1.0,
+         "--font-digits, --pen-digits, --style-digits and --hand-digits together must leave room for MNIST's "
+         "digits (sum below 1)")
     need(a.lr > 0, "--lr must be positive")
     need(0.0 <= a.ema_decay < 1.0, "--ema-decay must lie in [0, 1)")
     need(0.0 <= a.label_smoothing < 1.0, "--label-smoothing must lie in [0, 1)")
