@@ -3,7 +3,7 @@
     python app.py [--checkpoints DIR_OR_hf://OWNER/NAME ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
                   [--label-data DIR] [--host H] [--port P]
 
-This file parses the flags, makes the service (digitsum.service.DigitsumService, which does all the
+This file parses the flags, makes the service (digitsum.app.service.DigitsumService, which does all the
 work) and launches the UI (digitsum.ui, one module per tab). Only one event is an API endpoint
 (`/predict_json`); every UI handler is private.
 """
@@ -21,7 +21,7 @@ from pathlib import Path  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
-from digitsum.service import DigitsumService  # noqa: E402
+from digitsum.app.service import DigitsumService  # noqa: E402
 from digitsum.ui import CSS, BodyLimit, build  # noqa: E402
 
 MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs

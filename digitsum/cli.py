@@ -3,66 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from .errors import DigitsumError
-from .suite import SUITE_PRESETS
-from .synth import AUGMENTS, LAYOUTS
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse's own errors (a bad int, a missing flag) become one `error:` line like every other,
-    instead of the usage block and an exit from inside the parser."""
-
-    def error(self, message):
-        raise DigitsumError(f"{message} (see {self.prog} --help)")
-
-
-def check_device(flag: str, allow_auto: bool = True) -> None:
-    """Refuse a --device torch cannot use here now, not after the data is loaded: a typo, or a GPU
-    this machine does not have."""
-    import torch
-    if flag == "auto" and allow_auto:
-        return
-    choices = ("auto, " if allow_auto else "") + "cpu, cuda, cuda:N or mps"
-    try:
-        device = torch.device(flag)
-    except (RuntimeError, ValueError):
-        device = None
-    if device is None or device.type not in ("cpu", "cuda", "mps"):
-        raise DigitsumError(f"--device: {flag!r} is not a device this program runs on; use {choices}")
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise DigitsumError(f"--device: {flag!r} needs a CUDA GPU and torch finds none here; use cpu")
-        if device.index is not None and device.index >= count:
-            raise DigitsumError(f"--device: {flag!r}, but torch finds {count} CUDA GPU(s) here (cuda:0 to cuda:{count - 1})")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DigitsumError(f"--device: {flag!r}, but MPS (Apple GPU) is not available here; use cpu")
-
-
-def check_output_folder(flag: str, folder: Path, replaced: bool = False) -> None:
-    """Refuse now an output folder that could not be written later, after all the work: a file in
-    its place or in its path, or a parent folder we may not create in. `replaced`: the folder is
-    swapped in whole (atomic_folder), so its parent is written too."""
-    folder = Path(folder)
-    try:
-        if folder.exists() and not folder.is_dir():
-            raise DigitsumError(f"{flag} {folder}: this is a file, not a folder")
-        start = folder.parent if replaced else folder
-        base = next(p for p in (start, *start.parents) if p.exists())
-        if not base.is_dir():
-            raise DigitsumError(f"{flag} {folder}: {base} is a file, not a folder")
-        if not os.access(base, os.W_OK | os.X_OK):
-            raise PermissionError(13, "permission denied")
-        if base != folder:   # root passes os.access even where mkdir fails (/sys): try it where we will create
-            tempfile.TemporaryDirectory(dir=base).cleanup()
-    except OSError as e:
-        raise DigitsumError(f"{flag} {folder}: cannot create or write this folder ({e.strerror or e})") from None
+from digitsum.errors import DigitsumError
+from digitsum.flags import OneLineParser, check_device, check_output_folder
+from digitsum.data.suite import SUITE_PRESETS
+from digitsum.data.synth import AUGMENTS, LAYOUTS
 
 
 def check_args(a) -> None:
@@ -88,8 +36,8 @@ def check_args(a) -> None:
 def cmd_make_dataset(a) -> int:
     if a.preset is not None:
         return cmd_make_suite_set(a)
-    from .realdata import save_course_dataset
-    from .synth import generate_dataset
+    from digitsum.data.course import save_course_dataset
+    from digitsum.data.synth import generate_dataset
     if a.n <= 0:
         raise DigitsumError("--n must be positive")
     overrides = {k: v for k, v in (("height", a.height), ("width", a.width)) if v}
@@ -101,8 +49,8 @@ def cmd_make_dataset(a) -> int:
 
 
 def cmd_make_suite_set(a) -> int:
-    """make-dataset --preset NAME: one robustness-suite set (digitsum.suite), MNIST test digits only."""
-    from .suite import get_preset, write_suite_set
+    """make-dataset --preset NAME: one robustness-suite set (digitsum.data.suite), MNIST test digits only."""
+    from digitsum.data.suite import get_preset, write_suite_set
     if a.split != "test":
         raise DigitsumError("--preset renders robustness test sets from MNIST test digits only: use --split test")
     if a.height or a.width:
@@ -126,10 +74,10 @@ def cmd_robustness(a) -> int:
     """Score checkpoints on every robustness-suite set (rendered once, cached), data/test, and, with
     --real-sets, the real images of that folder (built in memory on each run, never written)."""
     import torch
-    from .checkpoint import load_checkpoint
-    from .evaluate import evaluate
-    from .realdata import CourseDataset, load_dataset
-    from .suite import cached_suite_set
+    from digitsum.storage.checkpoint import load_checkpoint
+    from digitsum.evaluation.evaluate import evaluate
+    from digitsum.data.course import CourseDataset, load_dataset
+    from digitsum.data.suite import cached_suite_set
     if a.n <= 0:
         raise DigitsumError("--n must be positive")
     if a.real_sets is not None and a.real_sets.exists() and not a.real_sets.is_dir():
@@ -140,7 +88,7 @@ def cmd_robustness(a) -> int:
     columns: dict[str, Path | CourseDataset | None] = {name: None for name in a.sets}
     real: dict[str, CourseDataset] = {}
     if a.real_sets is not None:
-        from .realsets import COURSE_FILE, WRITERS_FILE, available, real_sets
+        from digitsum.data.realsets import COURSE_FILE, WRITERS_FILE, available, real_sets
         if available(a.real_sets):
             if not a.json:
                 print(f"real sets from {a.real_sets} (measuring only)...", file=sys.stderr, flush=True)
@@ -183,10 +131,10 @@ def cmd_robustness(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from .checkpoint import load_checkpoint
-    from .evaluate import metrics_from_probs, predict_batches
-    from .realdata import load_dataset
-    from .slices import format_slices, slices_from_probs
+    from digitsum.storage.checkpoint import load_checkpoint
+    from digitsum.evaluation.evaluate import metrics_from_probs, predict_batches
+    from digitsum.data.course import load_dataset
+    from digitsum.evaluation.slices import format_slices, slices_from_probs
     if a.data is None and a.images is None:
         raise DigitsumError("give --data DIR or --images X.npy --labels Y.npy")
     if a.images is not None and a.labels is None:
@@ -195,7 +143,7 @@ def cmd_evaluate(a) -> int:
     models = [load_checkpoint(c) for c in a.checkpoint]
     model = models[0]
     if len(models) > 1 or a.tta:   # an ensemble and/or test-time shifts, averaged
-        from .inference import TTA_SHIFTS, AveragedReader
+        from digitsum.models.inference import TTA_SHIFTS, AveragedReader
         try:
             model = AveragedReader(models, TTA_SHIFTS if a.tta else (0,))
         except ValueError as e:
@@ -227,8 +175,8 @@ def cmd_evaluate(a) -> int:
 
 def cmd_benchmark(a) -> int:
     import torch
-    from .mnist import load_mnist
-    from .synth import make_generator
+    from digitsum.data.mnist import load_mnist
+    from digitsum.data.synth import make_generator
     if a.threads:
         torch.set_num_threads(a.threads)
     images, labels = load_mnist("train")
@@ -271,10 +219,10 @@ def cmd_benchmark_model(a) -> int:
     batched evaluation of a course set, for a checkpoint."""
     import numpy as np
     import torch
-    from .checkpoint import load_checkpoint
-    from .evaluate import predict_batches
-    from .predict import predict_image
-    from .synth import generate_dataset
+    from digitsum.storage.checkpoint import load_checkpoint
+    from digitsum.evaluation.evaluate import predict_batches
+    from digitsum.reading.predict import predict_image
+    from digitsum.data.synth import generate_dataset
     if a.threads:
         torch.set_num_threads(a.threads)
     model = load_checkpoint(a.checkpoint)
@@ -304,10 +252,10 @@ def cmd_benchmark_model(a) -> int:
 
 
 def cmd_refusal(a) -> int:
-    """The four-digit check's false-reject and false-accept rates (digitsum.refusal)."""
+    """The four-digit check's false-reject and false-accept rates (digitsum.evaluation.refusal)."""
     import torch
-    from .checkpoint import load_checkpoint
-    from .refusal import refusal_rates
+    from digitsum.storage.checkpoint import load_checkpoint
+    from digitsum.evaluation.refusal import refusal_rates
     if a.threads:
         torch.set_num_threads(a.threads)
     model = load_checkpoint(a.checkpoint)
@@ -326,8 +274,8 @@ def cmd_refusal(a) -> int:
 
 
 def cmd_fetch_hand_fonts(a) -> int:
-    """The handwriting fonts of training's --hand-digits (digitsum.handfonts), fetched once."""
-    from .handfonts import HAND_FONTS, cache_folder, fetch
+    """The handwriting fonts of training's --hand-digits (digitsum.data.handfonts), fetched once."""
+    from digitsum.data.handfonts import HAND_FONTS, cache_folder, fetch
     fetch(a.folder, say=print)
     print(f"{len(HAND_FONTS)} handwriting fonts in {cache_folder(a.folder)}")
     return 0
@@ -346,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--height", type=int, help="canvas height (default: the layout's)")
     m.add_argument("--width", type=int, help="canvas width (default: the layout's)")
     m.add_argument("--preset", choices=list(SUITE_PRESETS),
-                   help="a robustness-suite set (digitsum.suite, its own renderer; --split test only); "
+                   help="a robustness-suite set (digitsum.data.suite, its own renderer; --split test only); "
                         "--layout/--augment are then not used")
     m.set_defaults(func=cmd_make_dataset)
     e = sub.add_parser("evaluate", help="score a checkpoint on a labelled course-format set")
@@ -401,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_benchmark)
     hf = sub.add_parser("fetch-hand-fonts", help="download the pinned handwriting fonts of training's --hand-digits "
                         "from the npm registry (verified; nothing is downloaded when they are there)")
-    hf.add_argument("--folder", type=Path, default=None, help="where they are kept (default: digitsum.handfonts.CACHE, "
+    hf.add_argument("--folder", type=Path, default=None, help="where they are kept (default: digitsum.data.handfonts.CACHE, "
                     ".cache/digitsum/hand-fonts under the repo)")
     hf.set_defaults(func=cmd_fetch_hand_fonts)
     return p

@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from digitsum.checkpoint import load_checkpoint  # noqa: E402
-from digitsum.evaluate import metrics_from_probs, predict_batches  # noqa: E402
-from digitsum.realdata import load_dataset  # noqa: E402
-from digitsum.realsets import available, real_sets  # noqa: E402
-from digitsum.suite import cached_suite_set  # noqa: E402
+from digitsum.storage.checkpoint import load_checkpoint  # noqa: E402
+from digitsum.evaluation.evaluate import metrics_from_probs, predict_batches  # noqa: E402
+from digitsum.data.course import load_dataset  # noqa: E402
+from digitsum.data.realsets import available, real_sets  # noqa: E402
+from digitsum.data.suite import cached_suite_set  # noqa: E402
 
 
 def main() -> int:

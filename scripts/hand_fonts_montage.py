@@ -1,11 +1,11 @@
 """The ten digits of every handwriting font in a folder, one font a row, to a PNG: how the fonts of
-digitsum.handfonts were chosen (by looking). Each row: the font's name, its digits as drawn
+digitsum.data.handfonts were chosen (by looking). Each row: the font's name, its digits as drawn
 (black on white), then as the training pool stores them (MNIST's 28x28 box, shown 2x, no slant).
 
     python scripts/hand_fonts_montage.py [--folder .cache/digitsum/hand-fonts] [--out montage.png]
 
 The folder defaults to the cache that `python -m digitsum fetch-hand-fonts` fills; to look at other
-candidates, fetch them there with digitsum.handfonts.fetch(folder, fonts=[(name, version, integrity)]).
+candidates, fetch them there with digitsum.data.handfonts.fetch(folder, fonts=[(name, version, integrity)]).
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from digitsum.fontdigits import upright_digit       # noqa: E402
-from digitsum.handfonts import CACHE, load_font      # noqa: E402
+from digitsum.data.fontdigits import upright_digit       # noqa: E402
+from digitsum.data.handfonts import CACHE, load_font      # noqa: E402
 
 CELL, NAME = 52, 190   # px: one digit's cell; the name column
 

@@ -74,7 +74,7 @@ def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
     sys.path.insert(0, str(REPO))
     from PIL import Image
 
-    from digitsum.synth import generate_dataset
+    from digitsum.data.synth import generate_dataset
     images, digits = generate_dataset("test", n, seed=seed)
     out = []
     for i, (image, d) in enumerate(zip(images, digits)):
@@ -89,7 +89,7 @@ def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
 
 def checkpoint_names(specs) -> list[str]:
     sys.path.insert(0, str(REPO))
-    from digitsum.service import discover_checkpoints
+    from digitsum.app.service import discover_checkpoints
     return list(discover_checkpoints(specs))
 
 

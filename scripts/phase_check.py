@@ -17,10 +17,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from digitsum import reader  # noqa: E402
-from digitsum.checkpoint import load_checkpoint  # noqa: E402
-from digitsum.evaluate import predict_batches  # noqa: E402
-from digitsum.realdata import load_dataset  # noqa: E402
-from digitsum.realsets import available, course_canvases  # noqa: E402
+from digitsum.storage.checkpoint import load_checkpoint  # noqa: E402
+from digitsum.evaluation.evaluate import predict_batches  # noqa: E402
+from digitsum.data.course import load_dataset  # noqa: E402
+from digitsum.data.realsets import available, course_canvases  # noqa: E402
 
 
 def unaligned(images, ink_level=0.3):

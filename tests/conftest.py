@@ -13,8 +13,8 @@ torch.set_num_threads(2)
 def make_course_set(tmp_path_factory):
     """-> make(n, seed): a course-format set (40x168) of n images built from MNIST test digits,
     with digit labels, in a fresh folder."""
-    from digitsum.realdata import save_course_dataset
-    from digitsum.synth import generate_dataset
+    from digitsum.data.course import save_course_dataset
+    from digitsum.data.synth import generate_dataset
 
     def make(n: int, seed: int):
         images, digits = generate_dataset("test", n, seed=seed)
@@ -33,8 +33,8 @@ def course_set(make_course_set):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """An untrained small model saved as a checkpoint (for plumbing tests, not accuracy)."""
-    from digitsum.checkpoint import save_checkpoint
-    from digitsum.models import create_model
+    from digitsum.storage.checkpoint import save_checkpoint
+    from digitsum.models.net import create_model
     torch.manual_seed(0)
     model = create_model("convnet4").eval()
     return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "tiny", {"command": "test"}, {})

@@ -9,7 +9,7 @@ import pytest
 @functools.lru_cache(maxsize=1)
 def _why_not() -> str | None:
     """Asked once a session: an unreachable registry costs its timeout once, not once per test."""
-    from digitsum.handfonts import RegistryUnreachable, fetch
+    from digitsum.data.handfonts import RegistryUnreachable, fetch
     try:
         fetch()
     except RegistryUnreachable as e:

@@ -16,7 +16,7 @@ def free_port():
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory, course_set, tiny_checkpoint):
     import app
-    from digitsum.service import DigitsumService
+    from digitsum.app.service import DigitsumService
     tmp = tmp_path_factory.mktemp("app")
     service = DigitsumService([str(tiny_checkpoint)], data_dir=course_set, labels_db=tmp / "labels.db",
                               cache_dir=tmp / "cache")
@@ -29,7 +29,7 @@ def running_app(tmp_path_factory, course_set, tiny_checkpoint):
 
 def test_predict_json_returns_digits_and_distributions(running_app, tmp_path, course_set):
     from gradio_client import Client, handle_file
-    from digitsum.realdata import load_dataset
+    from digitsum.data.course import load_dataset
     url, service = running_app
     image = load_dataset(course_set).images[3]
     Image.fromarray(255 - image).resize((672, 160)).save(tmp_path / "four.png")  # black on white, 4x

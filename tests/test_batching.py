@@ -1,4 +1,4 @@
-"""digitsum.batching: concurrent callers' forward passes as one batch, each caller its own result
+"""digitsum.reading.batching: concurrent callers' forward passes as one batch, each caller its own result
 or its own exception; and the service's predictions through it equal the unbatched ones."""
 import threading
 import time
@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from digitsum.batching import BatchQueue
+from digitsum.reading.batching import BatchQueue
 from digitsum.errors import BlankImageError
-from digitsum.models import create_model
-from digitsum.predict import finish, forward, predict_image, prepare
-from digitsum.realdata import load_dataset
-from digitsum.service import DigitsumService
+from digitsum.models.net import create_model
+from digitsum.reading.predict import finish, forward, predict_image, prepare
+from digitsum.data.course import load_dataset
+from digitsum.app.service import DigitsumService
 
 
 def run_threads(fn, args_list):

@@ -281,7 +281,7 @@ def test_upload_a_transparent_png_reads_right(page, app_url, tmp_path):
     """Black ink on a transparent background (as many drawing apps save it) reads as drawn."""
     import numpy as np
     from PIL import Image
-    from digitsum.realdata import load_dataset
+    from digitsum.data.course import load_dataset
     data = load_dataset(app_url[2])
     k = 0
     ink = data.images[k]

@@ -5,9 +5,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from digitsum.checkpoint import load_checkpoint, load_metrics, save_checkpoint
+from digitsum.storage.checkpoint import load_checkpoint, load_metrics, save_checkpoint
 from digitsum.errors import CheckpointError
-from digitsum.models import create_model
+from digitsum.models.net import create_model
 
 
 def test_round_trip_keeps_weights_config_and_card(tmp_path):

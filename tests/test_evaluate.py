@@ -1,6 +1,6 @@
 import numpy as np
 
-from digitsum.evaluate import metrics_from_probs
+from digitsum.evaluation.evaluate import metrics_from_probs
 
 
 def test_accuracy_by_true_digit_shows_where_errors_lie():

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from digitsum.errors import CheckpointError
-from digitsum.models import create_model, load_torchvision_weights
+from digitsum.models.net import create_model, load_torchvision_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """val/ (MNIST train digits) and test/ (MNIST test digits), small, as `--data` expects."""
-    from digitsum.realdata import save_course_dataset
-    from digitsum.synth import generate_dataset
+    from digitsum.data.course import save_course_dataset
+    from digitsum.data.synth import generate_dataset
     root = tmp_path_factory.mktemp("data")
     for name, split, n, seed in (("val", "train", 32, 2), ("test", "test", 64, 1234)):
         images, digits = generate_dataset(split, n, seed=seed)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from digitsum.fontdigits import available_fonts, render_font_digits
+from digitsum.data.fontdigits import available_fonts, render_font_digits
 
 
 # stored as MNIST stores its digits: tests/test_strokedigits.py checks every pool source alike

@@ -1,4 +1,4 @@
-"""digitsum.handfonts: pinned, verified fonts from the npm registry, and their digits. How the
+"""digitsum.data.handfonts: pinned, verified fonts from the npm registry, and their digits. How the
 digits are stored (MNIST's box, centred, ink) is checked with every pool source in
 tests/test_strokedigits.py."""
 import base64
@@ -11,9 +11,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from digitsum import handfonts
+from digitsum.data import handfonts
 from digitsum.errors import DataError
-from digitsum.fontdigits import upright_digit
+from digitsum.data.fontdigits import upright_digit
 from handfontcheck import hand_fonts_or_skip
 from train.main import cli as train_main
 

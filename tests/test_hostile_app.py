@@ -227,7 +227,7 @@ class Browser:
 def app_run(tmp_path_factory, course_set, tiny_checkpoint):
     import app
     from gradio_client import Client
-    from digitsum.service import DigitsumService
+    from digitsum.app.service import DigitsumService
     root = tmp_path_factory.mktemp("hostile")
     work = root / "a" / "b" / "work"            # the app's working directory; ../../x is still in root
     (work / "exports" / "taken").mkdir(parents=True)
@@ -318,7 +318,7 @@ def test_hostile_input_gets_a_one_line_message_naming_the_users_file(app_run, tm
 
 
 def test_export_goes_into_the_exports_folder_only(app_run):
-    from digitsum.realdata import load_dataset
+    from digitsum.data.course import load_dataset
     browser, work = app_run["browser"], app_run["work"]
     outside = tree(app_run["root"]) - tree(work / "exports")
     ok, out = browser.call("on_export", "labeled-1")
@@ -616,9 +616,9 @@ def test_two_annotators_are_never_given_the_same_item(app_run):
 def test_a_save_for_an_item_another_annotator_holds_is_refused(app_run, monkeypatch):
     """A's hold on an item ran out and B was given it: A's save is refused in one line and A moves
     on; B's label is the one that counts."""
-    import digitsum.labeldb
+    import digitsum.storage.labeldb
     service = app_run["service"]
-    monkeypatch.setattr(digitsum.labeldb, "CLAIM_SECONDS", 0.5, raising=False)
+    monkeypatch.setattr(digitsum.storage.labeldb, "CLAIM_SECONDS", 0.5, raising=False)
     a, out_a = annotator(app_run["url"])
     item = shown(out_a)
     time.sleep(1.0)                                        # A's hold runs out
@@ -718,10 +718,10 @@ def test_an_export_that_filled_the_disk_is_reported_as_done(app_run, monkeypatch
     (it was "something went wrong": the message read the database again); only the download is missing."""
     import errno
     import zipfile
-    import digitsum.labeldb
-    from digitsum.realdata import load_dataset
+    import digitsum.storage.labeldb
+    from digitsum.data.course import load_dataset
     service, work = app_run["service"], app_run["work"]
-    write = digitsum.labeldb.save_course_dataset
+    write = digitsum.storage.labeldb.save_course_dataset
 
     def write_then_full(*args, **kwargs):
         written = write(*args, **kwargs)
@@ -735,7 +735,7 @@ def test_an_export_that_filled_the_disk_is_reported_as_done(app_run, monkeypatch
         monkeypatch.setattr(zipfile.ZipFile, "write", no_space)
         return written
     expected = kinds(service)
-    monkeypatch.setattr(digitsum.labeldb, "save_course_dataset", write_then_full)
+    monkeypatch.setattr(digitsum.storage.labeldb, "save_course_dataset", write_then_full)
     ok, out = app_run["browser"].call("on_export", "nearly-full")
     monkeypatch.undo()
     assert ok, out
@@ -885,7 +885,7 @@ def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint):
     """The app with two checkpoints (copies of the tiny one), so that Compare's slice finder has rows."""
     import shutil
     import app
-    from digitsum.service import DigitsumService
+    from digitsum.app.service import DigitsumService
     root = tmp_path_factory.mktemp("two")
     for name in ("tiny-a", "tiny-b"):
         shutil.copytree(tiny_checkpoint, root / "ckpts" / name)

@@ -104,7 +104,7 @@ def an_empty_folder(tmp, mp):
 
 
 def empty_labels_db(tmp, mp):
-    from digitsum.labeldb import LabelStore
+    from digitsum.storage.labeldb import LabelStore
     LabelStore(tmp / "labels.db")
 
 
@@ -387,7 +387,7 @@ def full_at_state_save(mp, tmp):
 def full_at_checkpoint(which):
     """The same error when the checkpoint folder `which` (best, ckpt) is written."""
     def setup(mp, tmp):
-        from digitsum.models import DigitSumNet
+        from digitsum.models.net import DigitSumNet
         from safetensors import SafetensorError
         save = DigitSumNet.save_pretrained
 

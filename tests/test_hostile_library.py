@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from digitsum.atomic import atomic_folder
-from digitsum.checkpoint import load_checkpoint, save_checkpoint
+from digitsum.storage.atomic import atomic_folder
+from digitsum.storage.checkpoint import load_checkpoint, save_checkpoint
 from digitsum.errors import BlankImageError, CheckpointError, DataError, DigitsumError
-from digitsum.labeldb import parse_digits
-from digitsum.mnist import load_mnist
-from digitsum.models import create_model
-from digitsum.predict import NotFourDigitsError, predict_image
-from digitsum.preprocess import MAX_PIXELS, WORK_PIXELS, fit_to_canvas, load_image_file, to_gray
+from digitsum.storage.labeldb import parse_digits
+from digitsum.data.mnist import load_mnist
+from digitsum.models.net import create_model
+from digitsum.reading.predict import NotFourDigitsError, predict_image
+from digitsum.reading.preprocess import MAX_PIXELS, WORK_PIXELS, fit_to_canvas, load_image_file, to_gray
 
 SHIPPED = "checkpoints/digitsum-reader"
 
@@ -182,13 +182,13 @@ def test_four_digits_are_not_flagged(reader):
 def test_loading_a_checkpoint_leaves_stdout_alone(capsys, monkeypatch):
     # a process-wide redirect while loading swaps stdout for every thread of the app (its "ready"
     # line was lost); the model is built while loading, so see what stdout is then
-    import digitsum.models
-    seen, init = [], digitsum.models.DigitSumNet.__init__
+    import digitsum.models.net
+    seen, init = [], digitsum.models.net.DigitSumNet.__init__
 
     def spy(self, *args, **kwargs):
         seen.append(sys.stdout)
         init(self, *args, **kwargs)
-    monkeypatch.setattr(digitsum.models.DigitSumNet, "__init__", spy)
+    monkeypatch.setattr(digitsum.models.net.DigitSumNet, "__init__", spy)
     before = sys.stdout
     load_checkpoint(SHIPPED)
     assert seen and all(out is before for out in seen) and sys.stdout is before
@@ -319,7 +319,7 @@ def _png_header_only(width, height) -> bytes:
 
 def _decode_data_url(png: bytes):
     import base64
-    from digitsum.predict import decode_data_url
+    from digitsum.reading.predict import decode_data_url
     return decode_data_url("data:image/png;base64," + base64.b64encode(png).decode())
 
 
@@ -387,11 +387,11 @@ SPECS = [
 
 @pytest.mark.parametrize("case,spec,message", SPECS, ids=[c[0] for c in SPECS])
 def test_a_checkpoint_name_that_is_no_folder_is_one_line_and_no_download(monkeypatch, case, spec, message):
-    import digitsum.checkpoint
+    import digitsum.storage.checkpoint
 
     def download(repo_id):
         raise AssertionError(f"{spec} was looked for on the Hub")
-    monkeypatch.setattr(digitsum.checkpoint, "_download", download)
+    monkeypatch.setattr(digitsum.storage.checkpoint, "_download", download)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(spec)
     assert message in str(e.value) and "\n" not in str(e.value) and len(str(e.value)) < 400
@@ -399,7 +399,7 @@ def test_a_checkpoint_name_that_is_no_folder_is_one_line_and_no_download(monkeyp
 
 def test_the_app_names_a_broken_checkpoint_by_its_name_not_its_folder(tmp_path, course_set):
     """The app's messages say which checkpoint, never where the server keeps it."""
-    from digitsum.service import DigitsumService
+    from digitsum.app.service import DigitsumService
     folder = _saved(tmp_path)
     _config(hidden=5000)(folder)
     service = DigitsumService([str(folder)], data_dir=course_set, label_data=course_set,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from digitsum.inference import AveragedReader, vertical_shift
-from digitsum.models import create_model
+from digitsum.models.inference import AveragedReader, vertical_shift
+from digitsum.models.net import create_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

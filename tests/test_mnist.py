@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from digitsum.errors import DataError
-from digitsum.mnist import load_mnist, write_idx
+from digitsum.data.mnist import load_mnist, write_idx
 
 
 def test_vendored_mnist_is_the_standard_split():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from digitsum.models import MODELS, create_model
+from digitsum.models.net import MODELS, create_model
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -37,7 +37,7 @@ def test_unknown_names_are_refused():
 
 
 def test_the_reader_is_the_default_and_reports_where_it_read():
-    from digitsum.models import DEFAULT_MODEL
+    from digitsum.models.net import DEFAULT_MODEL
     model = create_model(DEFAULT_MODEL).eval()
     assert model.head_kind == "centers"
     digit_probs, sum_probs, where, _ = model.read(torch.rand(3, 1, 40, 168))
@@ -64,7 +64,7 @@ def test_reader_weights_do_not_depend_on_position():
 
 
 def test_decode_takes_the_four_strongest_peaks_in_reading_order():
-    from digitsum.reader import decode
+    from digitsum.models.reader import decode
     maps = torch.full((1, 11, 84), -5.0)
     for pos, digit, strength in ((60, 3, 4.0), (10, 7, 3.0), (30, 1, 5.0), (31, 2, 4.5), (45, 9, 2.0), (70, 0, -1.0)):
         maps[0, 0, pos] = strength

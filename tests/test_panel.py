@@ -3,8 +3,8 @@ as empty, warnings folded into one line."""
 import numpy as np
 import pytest
 
-from digitsum.predict import Prediction
-from digitsum.sumdist import sum_distribution
+from digitsum.reading.predict import Prediction
+from digitsum.reading.sumdist import sum_distribution
 
 pytest.importorskip("gradio")
 from digitsum.ui.panel import SHOWN, PredictionPanel, answer, summary  # noqa: E402

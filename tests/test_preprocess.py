@@ -3,9 +3,9 @@ import pytest
 from PIL import Image
 
 from digitsum.errors import BlankImageError, DataError
-from digitsum.mnist import load_mnist
-from digitsum.preprocess import fit_to_canvas, load_image_file
-from digitsum.synth import generate_dataset
+from digitsum.data.mnist import load_mnist
+from digitsum.reading.preprocess import fit_to_canvas, load_image_file
+from digitsum.data.synth import generate_dataset
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_unreadable_files_are_clear_errors(tmp_path):
 def _page_photo(course_image, edge=True, table=True):
     """Black ink on grey paper at 3x; the page ends 25 px below the writing, with a
     dark, grainy table beyond it."""
-    from digitsum.preprocess import to_gray
+    from digitsum.reading.preprocess import to_gray
     big = Image.fromarray(course_image).resize((168 * 3, 40 * 3), Image.Resampling.BICUBIC)
     big = np.asarray(big, np.float32) / 255
     h, w = big.shape
@@ -119,7 +119,7 @@ def _page_photo(course_image, edge=True, table=True):
 
 
 def test_the_page_edge_and_the_table_leave_the_crop(course_image):
-    from digitsum.preprocess import drop_page_edges, flatten_background
+    from digitsum.reading.preprocess import drop_page_edges, flatten_background
     photo = _page_photo(course_image)
     ink = flatten_background(photo / 255.0, dark_ink=True)
     assert ink[-17:].max() > 0.3                                       # the edge and table show as ink
@@ -134,7 +134,7 @@ def test_the_page_edge_and_the_table_leave_the_crop(course_image):
 
 
 def test_touching_digits_cropped_at_the_frame_are_kept():
-    from digitsum.preprocess import drop_page_edges
+    from digitsum.reading.preprocess import drop_page_edges
     row = np.zeros((20, 70), np.float32)
     row[:, 0:3] = row[:, 20:23] = row[:, 45:48] = row[:, 67:70] = 1.0    # four strokes joined by a bar
     row[0:2, :] = 1.0

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from digitsum.errors import DataError
-from digitsum.realdata import load_dataset, save_course_dataset
+from digitsum.data.course import load_dataset, save_course_dataset
 
 
 def write_pair(folder, images, sums, suffix="0", digits=None):

@@ -1,4 +1,4 @@
-"""Real images for measuring (digitsum.realsets, `robustness --real-sets`). They live beside the
+"""Real images for measuring (digitsum.data.realsets, `robustness --real-sets`). They live beside the
 checkout in ../shared/real and are never committed: the tests that read them are skipped where the
 folder is absent (a user's fresh clone); the skip itself is tested everywhere."""
 import json
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from digitsum.errors import DataError
-from digitsum.realsets import (COURSE_COLUMNS, DIGIT_SIZE, MARGIN, available, course_canvases, mnist_like,
+from digitsum.data.realsets import (COURSE_COLUMNS, DIGIT_SIZE, MARGIN, available, course_canvases, mnist_like,
                                real_sets, writer_canvases, writer_digits)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,10 +4,10 @@ import pytest
 from PIL import Image
 
 from digitsum.errors import BlankImageError, DataError, DigitsumError
-from digitsum.labeldb import LabelStore
-from digitsum.predict import drawing_to_gray
-from digitsum.realdata import load_dataset
-from digitsum.service import DigitsumService
+from digitsum.storage.labeldb import LabelStore
+from digitsum.reading.predict import drawing_to_gray
+from digitsum.data.course import load_dataset
+from digitsum.app.service import DigitsumService
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_a_prediction_never_waits_behind_scoring(service, course_set, monkeypatc
     # meanwhile must answer at once (it once waited 153 s behind one lock)
     import threading
     import time
-    from digitsum import analysis
+    from digitsum.evaluation import analysis
     started, release = threading.Event(), threading.Event()
     real = analysis.score_dataset
 
@@ -199,8 +199,8 @@ def test_slices_of_the_test_set_and_where_checkpoints_differ(tmp_path, course_se
     import shutil
     other = tmp_path / "ckpts" / "other"
     shutil.copytree(tiny_checkpoint, tmp_path / "ckpts" / "tiny")
-    from digitsum.checkpoint import save_checkpoint
-    from digitsum.models import create_model
+    from digitsum.storage.checkpoint import save_checkpoint
+    from digitsum.models.net import create_model
     import torch
     torch.manual_seed(1)
     save_checkpoint(create_model("convnet4").eval(), other, {"command": "test"}, {})
@@ -256,7 +256,7 @@ def test_two_annotators_on_one_database_lose_nothing(tmp_path):
 
 def test_scoring_reports_its_progress_while_it_runs(service, capsys, monkeypatch):
     """The UI's status line (scoring_status) follows each batch; the console says start and end."""
-    from digitsum import analysis
+    from digitsum.evaluation import analysis
     real, seen = analysis.score_dataset, []
 
     def watched(model, data, ckpt, cache, on_batch):
@@ -278,7 +278,7 @@ def test_scoring_reports_its_progress_while_it_runs(service, capsys, monkeypatch
 def test_views_show_a_first_slice_until_the_whole_set_is_scored(service, monkeypatch):
     """A fresh start scores a first slice of the test set with each checkpoint (seconds), then the
     rest; the views take the largest prefix scored and say which it is."""
-    from digitsum import service as service_module
+    from digitsum.app import service as service_module
     monkeypatch.setattr(service_module, "FIRST_SLICE", 16)
     assert service.available("tiny") == 0
     n = service.view(["tiny"])                          # scores the first slice now

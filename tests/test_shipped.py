@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from drawings import draw_polylines
 
-from digitsum.checkpoint import load_checkpoint
-from digitsum.predict import drawing_to_gray, predict_image
+from digitsum.storage.checkpoint import load_checkpoint
+from digitsum.reading.predict import drawing_to_gray, predict_image
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
@@ -65,7 +65,7 @@ def test_default_reads_the_same_sum_wherever_the_ink_sits(make_course_set):
     # move the ink of every image sideways, by a random amount and to the far right, keeping it
     # on the canvas: the predicted sum may change for at most 0.5 % of the images
     import torch
-    from digitsum.realdata import load_dataset
+    from digitsum.data.course import load_dataset
     model = load_checkpoint(DEFAULT)
     images = load_dataset(make_course_set(1000, seed=4242)).images
     rng = np.random.default_rng(0)
@@ -88,7 +88,7 @@ def test_default_reads_the_same_sum_wherever_the_ink_sits(make_course_set):
 def test_default_reads_photographed_digits():
     # the suite's photos (uneven light, shadows, texture, blur, noise, JPEG 30-90) of MNIST test
     # digits, through the app's path one image at a time: the hardening issue asks >= 95 %
-    from digitsum.suite import render
+    from digitsum.data.suite import render
     images, digits = render("photo", 200, seed=3)
     model = load_checkpoint(DEFAULT)
     right = [predict_image(model, im).total == d.sum() for im, d in zip(images, digits)]

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitsum.evaluate import metrics_from_probs
-from digitsum.realdata import save_course_dataset
-from digitsum.slices import LAYOUT_FEATURES, bin_labels, layout_features, slice_accuracy, slices_from_probs
+from digitsum.evaluation.evaluate import metrics_from_probs
+from digitsum.data.course import save_course_dataset
+from digitsum.evaluation.slices import LAYOUT_FEATURES, bin_labels, layout_features, slice_accuracy, slices_from_probs
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ["smallest_gap", "left_margin", "digit_height", "ink", "blobs"]
@@ -211,7 +211,7 @@ def test_evaluate_json_and_report_include_slices(tmp_path):
 
 
 def test_slice_members_and_compare_slices():
-    from digitsum.slices import compare_slices, slice_members
+    from digitsum.evaluation.slices import compare_slices, slice_members
     features = {"smallest_gap": np.array([0, 3, 3, 15, np.nan]), "true_sum": np.array([5, 5, 7, 7, 9])}
     assert slice_members(features, "smallest_gap", "1-4").tolist() == [1, 2]
     assert slice_members(features, "smallest_gap", "blank").tolist() == [4]

@@ -1,17 +1,17 @@
 import numpy as np
 import pytest
 
-from digitsum import handfonts
-from digitsum.fontdigits import render_font_digits
-from digitsum.mnist import load_mnist
-from digitsum.strokedigits import STYLES, catmull_rom, draw_strokes, load_pendigits, render_pen_digits, render_style_digits
+from digitsum.data import handfonts
+from digitsum.data.fontdigits import render_font_digits
+from digitsum.data.mnist import load_mnist
+from digitsum.data.strokedigits import STYLES, catmull_rom, draw_strokes, load_pendigits, render_pen_digits, render_style_digits
 from handfontcheck import hand_fonts_or_skip
 
 RENDERERS = [render_style_digits, render_pen_digits]
 
 
 def render_hand_digits(n: int, seed: int):
-    """digitsum.handfonts' renderer, its fonts fetched first (or the test skipped, saying why)."""
+    """digitsum.data.handfonts' renderer, its fonts fetched first (or the test skipped, saying why)."""
     hand_fonts_or_skip()
     return handfonts.render_hand_digits(n, seed)
 

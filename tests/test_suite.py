@@ -1,4 +1,4 @@
-"""The robustness suite (digitsum.suite): its own renderer of test sets, and the `robustness` and
+"""The robustness suite (digitsum.data.suite): its own renderer of test sets, and the `robustness` and
 `make-dataset --preset` commands, run as a user runs them."""
 import ast
 import json
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from digitsum.cli import main
-from digitsum.realdata import load_dataset
-from digitsum.photo import PageLook, photograph_page
-from digitsum.suite import (MIN_CENTRE_STEP, PhotoPreset, SUITE_PRESETS, _render_stacked, render, stacked_roles,
+from digitsum.data.course import load_dataset
+from digitsum.data.photo import PageLook, photograph_page
+from digitsum.data.suite import (MIN_CENTRE_STEP, PhotoPreset, SUITE_PRESETS, _render_stacked, render, stacked_roles,
                             write_suite_set)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def ink_column_runs(image: np.ndarray, level: int = 40) -> int:
 
 
 def test_the_renderer_does_not_use_the_training_generator():
-    tree = ast.parse((ROOT / "digitsum" / "suite.py").read_text())
+    tree = ast.parse((ROOT / "digitsum" / "data" / "suite.py").read_text())
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert imported and not any("synth" in m for m in imported)

@@ -2,7 +2,7 @@ import itertools
 
 import torch
 
-from digitsum.sumdist import most_likely_digits_for_sum, sum_distribution, sum_nll
+from digitsum.reading.sumdist import most_likely_digits_for_sum, sum_distribution, sum_nll
 
 
 def brute_force_sum(p):

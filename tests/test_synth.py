@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from digitsum.mnist import load_mnist
+from digitsum.data.mnist import load_mnist
 from dataclasses import replace
 
-from digitsum.synth import AUGMENTS, LAYOUTS, FourDigitGenerator, generate_dataset, make_generator
+from digitsum.data.synth import AUGMENTS, LAYOUTS, FourDigitGenerator, generate_dataset, make_generator
 
 
 @pytest.mark.parametrize("layout,augment", [("course", "none"), ("train", "train"), ("hard", "hard"), ("naive", "none")])

@@ -78,7 +78,7 @@ def test_the_ema_state_keeps_averaged_models_keys_and_its_count_on_load():
 def test_a_resumed_optimizer_state_has_its_parameters_memory_format(tmp_path):
     # fused AdamW on a GPU refuses moments whose strides differ from their channels_last parameters'
     import argparse
-    from digitsum.models import create_model
+    from digitsum.models.net import create_model
     from train.loop import make_optimizer
     from train.state import resume, save_state
     model = create_model("convnet4").to(memory_format=torch.channels_last)
@@ -112,7 +112,7 @@ def test_preset_gpu_sets_defaults_and_explicit_flags_and_config_win(tmp_path):
 
 def test_evaluation_follows_the_models_device(monkeypatch):
     # the model on "meta": the batches must go there, with no device named anywhere
-    from digitsum.models import create_model
+    from digitsum.models.net import create_model
     from train.export import validate
     model = create_model("convnet4").to("meta")
     seen = []
@@ -156,8 +156,8 @@ def test_the_generator_is_built_once_per_run_and_reseeded(monkeypatch, tmp_path,
 
 
 def test_a_reseeded_generator_draws_what_a_new_one_would():
-    from digitsum.mnist import load_mnist
-    from digitsum.synth import make_generator
+    from digitsum.data.mnist import load_mnist
+    from digitsum.data.synth import make_generator
     x, y = load_mnist("test")
     gen = make_generator(x[:500], y[:500], "wide", "wide", seed=1)
     gen.sample(7)

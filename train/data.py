@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from digitsum.errors import DigitsumError
-from digitsum.mnist import load_mnist
-from digitsum.preprocess import fit_batch
-from digitsum.realdata import load_dataset
-from digitsum.synth import make_generator
+from digitsum.data.mnist import load_mnist
+from digitsum.reading.preprocess import fit_batch
+from digitsum.data.course import load_dataset
+from digitsum.data.synth import make_generator
 
 
 def stream_seed(seed: int, rank: int, step: int) -> int:
@@ -79,7 +79,7 @@ def load_real(paths, with_digits: bool, model, device) -> LabeledTensors | None:
 
 def load_labels_db(path, model, device) -> LabeledTensors | None:
     """The app's saved drawings, with digit labels (None when none are saved yet)."""
-    from digitsum.labeldb import LabelStore
+    from digitsum.storage.labeldb import LabelStore
     labeled = LabelStore(path).as_dataset(model.height, model.width)
     if not len(labeled):
         return None
@@ -90,9 +90,9 @@ def digit_pool(args) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic generator's digits: MNIST train, plus printed font digits (--font-digits), other
     writers' pen trajectories (--pen-digits), synthesized pen styles (--style-digits) and handwriting
     fonts' digits (--hand-digits), each the given share of the pool (so of every batch, on average)."""
-    from digitsum.fontdigits import render_font_digits
-    from digitsum.handfonts import fetch, render_hand_digits
-    from digitsum.strokedigits import render_pen_digits, render_style_digits
+    from digitsum.data.fontdigits import render_font_digits
+    from digitsum.data.handfonts import fetch, render_hand_digits
+    from digitsum.data.strokedigits import render_pen_digits, render_style_digits
     if args.hand_digits:   # fetched when missing (nothing is downloaded when they are there); else one line
         fetch(say=lambda m: print(m, file=sys.stderr, flush=True))
     pool_x, pool_y = load_mnist("train")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitsum.cli import OneLineParser
+from digitsum.flags import OneLineParser
 from digitsum.errors import DigitsumError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +225,7 @@ def plan_reader(ctx: Context, name: str) -> Plan:
     argv = ["reader-mnist", "--checkpoint", ROOT / "checkpoints" / "digitsum-reader", "--digits", n,
             "--out", ctx.out / "runs" / name]
     return Plan(argv, "digitsum-reader", f"the default checkpoint, not retrained: {n} MNIST test digits, each read "
-                "once, four to a 40x168 course-layout canvas (digitsum.synth course layout, no augmentation), "
+                "once, four to a 40x168 course-layout canvas (digitsum.data.synth course layout, no augmentation), "
                 "per-digit accuracy", [])
 
 
@@ -267,8 +267,8 @@ SYSTEMS = [
 
 # ----------------------------------------------------------------------------- data
 def prepare_data(ctx: Context, root: Path) -> None:
-    from digitsum.realdata import load_dataset, save_course_dataset
-    from digitsum.synth import generate_dataset
+    from digitsum.data.course import load_dataset, save_course_dataset
+    from digitsum.data.synth import generate_dataset
     data = ctx.out / "data"
     b = ctx.budget
     real = data / f"real-train-{b.real_n}"
@@ -329,8 +329,8 @@ def prepare_pretrained(ctx: Context, paths: list, download: bool) -> None:
 
 def build_init(ctx: Context, plan: Plan, name: str) -> str:
     """An --init checkpoint: the plan's model with ImageNet weights in its trunk."""
-    from digitsum.checkpoint import save_checkpoint
-    from digitsum.models import create_model, load_torchvision_weights
+    from digitsum.storage.checkpoint import save_checkpoint
+    from digitsum.models.net import create_model, load_torchvision_weights
     import torch
     torch.manual_seed(0)
     model = create_model(plan.model)
@@ -361,7 +361,7 @@ def _names(names: list, shown: int = 4) -> str:
 
 # ----------------------------------------------------------------------------- running
 def _read_sums_metrics(run: Path, test_name: str) -> dict:
-    from digitsum.checkpoint import load_metrics
+    from digitsum.storage.checkpoint import load_metrics
     m = load_metrics(run / "best")
     test = m.get(f"test {test_name}", {})
     val = m.get("validation", {})
@@ -508,10 +508,10 @@ def cmd_seeds(a) -> int:
 def cmd_reader_mnist(a) -> int:
     """Per-digit accuracy of a checkpoint on MNIST test digits, each read exactly once."""
     import torch
-    from digitsum.checkpoint import load_checkpoint
-    from digitsum.evaluate import evaluate
-    from digitsum.mnist import load_mnist
-    from digitsum.synth import make_generator, to_uint8
+    from digitsum.storage.checkpoint import load_checkpoint
+    from digitsum.evaluation.evaluate import evaluate
+    from digitsum.data.mnist import load_mnist
+    from digitsum.data.synth import make_generator, to_uint8
     if a.digits < 4:
         raise DigitsumError("--digits must be at least 4")
     x, y = load_mnist("test")

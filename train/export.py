@@ -9,8 +9,8 @@ import sys
 import torch
 from tqdm.auto import tqdm
 
-from digitsum.checkpoint import load_checkpoint, load_metrics, save_checkpoint
-from digitsum.evaluate import evaluate
+from digitsum.storage.checkpoint import load_checkpoint, load_metrics, save_checkpoint
+from digitsum.evaluation.evaluate import evaluate
 
 from .report import MetricsLog, plot_curves
 from .state import save_state

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from digitsum.errors import DigitsumError
-from digitsum.reader import centre_loss, centre_positions, class_loss, decode
-from digitsum.sumdist import sum_nll
+from digitsum.models.reader import centre_loss, centre_positions, class_loss, decode
+from digitsum.reading.sumdist import sum_nll
 
 from . import distributed
 

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from digitsum.errors import DigitsumError, disk_full, shorten
-from digitsum.models import create_model
+from digitsum.models.net import create_model
 
 from . import distributed
 from .data import Batches, LabeledTensors, load_eval_sets, load_real, reseed   # noqa: F401 (re-exported)

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from digitsum.cli import OneLineParser, check_device, check_output_folder
+from digitsum.flags import OneLineParser, check_device, check_output_folder
 from digitsum.errors import DigitsumError
 
 MEAN, STD = 0.1307, 0.3081   # MNIST train pixels
@@ -104,7 +104,7 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 def _tensors(split: str, limit: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    from digitsum.mnist import load_mnist
+    from digitsum.data.mnist import load_mnist
     x, y = load_mnist(split)
     if limit:
         x, y = x[:limit], y[:limit]

@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from digitsum.atomic import recover
-from digitsum.cli import OneLineParser, check_device, check_output_folder
+from digitsum.storage.atomic import recover
+from digitsum.flags import OneLineParser, check_device, check_output_folder
 from digitsum.errors import DigitsumError
-from digitsum.models import DEFAULT_MODEL, MODELS
-from digitsum.synth import AUGMENTS, LAYOUTS
+from digitsum.models.net import DEFAULT_MODEL, MODELS
+from digitsum.data.synth import AUGMENTS, LAYOUTS
 
 
 # named sets of flag defaults, beside the CPU defaults of parser(). gpu: a larger model and four
@@ -49,16 +49,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--augment", choices=sorted(AUGMENTS), default="wide", help="synthetic augmentation preset")
     g.add_argument("--font-digits", type=float, default=0.0,
                    help="share of the synthetic generator's digit pool that is printed digits of matplotlib's "
-                        "fonts (digitsum.fontdigits), the rest MNIST train digits")
+                        "fonts (digitsum.data.fontdigits), the rest MNIST train digits")
     g.add_argument("--pen-digits", type=float, default=0.0,
                    help="share of the digit pool that is other writers' pen trajectories (UCI pendigits, "
-                        "digitsum.strokedigits), drawn with random pens")
+                        "digitsum.data.strokedigits), drawn with random pens")
     g.add_argument("--style-digits", type=float, default=0.0,
                    help="share of the digit pool drawn by the stroke synthesizer of styles MNIST lacks "
-                        "(flagged 1, crossed 7, open 4, round 6 and 9, looped 2, ...; digitsum.strokedigits)")
+                        "(flagged 1, crossed 7, open 4, round 6 and 9, looped 2, ...; digitsum.data.strokedigits)")
     g.add_argument("--hand-digits", type=float, default=0.0,
                    help="share of the digit pool that is digits of handwriting fonts from the npm registry "
-                        "(digitsum.handfonts; fetched once, verified, into .cache/digitsum/hand-fonts)")
+                        "(digitsum.data.handfonts; fetched once, verified, into .cache/digitsum/hand-fonts)")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
     g.add_argument("--digit-loss-weight", type=float, default=1.0, help="weight of the loss on digit labels")
     g = p.add_argument_group("model and optimisation")
@@ -184,7 +184,7 @@ def validate(a: argparse.Namespace) -> None:
     if a.labels_db:
         need(a.labels_db.is_file(), f"{a.labels_db}: no such labels database")
         if a.synthetic_fraction == 0 and not (a.real or a.real_digits):
-            from digitsum.labeldb import LabelStore
+            from digitsum.storage.labeldb import LabelStore
             need(LabelStore(a.labels_db).count() > 0, f"--labels-db {a.labels_db}: no labels saved in it yet, and "
                  "--synthetic-fraction 0 leaves no other training data")
     need(not (a.resume and a.overwrite), "--resume continues the run in --out and --overwrite replaces it: give one")

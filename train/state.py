@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from digitsum.atomic import atomic_folder
+from digitsum.storage.atomic import atomic_folder
 from digitsum.errors import DigitsumError, shorten
 
 REQUIRED = ("step", "wall_seconds", "best", "optimizer")   # the keys of state.json a resume reads
@@ -94,7 +94,7 @@ def load_state(folder: Path) -> tuple[dict, dict]:
 def resume(args, model, ema, optimizer) -> dict:
     """Load the run saved in OUT/last into model, EMA and optimizer, once it is known to be this
     command's run and to have steps left; -> its info (step, wall_seconds, best)."""
-    from digitsum.checkpoint import load_weights_strictly
+    from digitsum.storage.checkpoint import load_weights_strictly
     folder = args.out / "last"
     tensors, info = load_state(folder)
     saved_model = info.get("model")   # recorded since the hardening; older states are checked by their tensors
@@ -152,7 +152,7 @@ def match_parameter_layout(optimizer) -> None:
 
 def initial_weights(location, model) -> dict:
     """--init: the weights of a checkpoint that has the same architecture as `model`."""
-    from digitsum.checkpoint import load_checkpoint
+    from digitsum.storage.checkpoint import load_checkpoint
     source = load_checkpoint(location)
     mine = (model.trunk_name, model.head_kind, model.height, model.width)
     theirs = (source.trunk_name, source.head_kind, source.height, source.width)

@@ -1,5 +1,5 @@
 """The Gradio UI: one module per tab, the only place that imports gradio. `build(service)` wires
-the tabs to a `digitsum.service.DigitsumService`; app.py only parses flags and launches."""
+the tabs to a `digitsum.app.service.DigitsumService`; app.py only parses flags and launches."""
 from __future__ import annotations
 
 import os
@@ -8,13 +8,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ..errors import DigitsumError  # noqa: E402
-from ..service import DigitsumService  # noqa: E402
+from digitsum.errors import DigitsumError  # noqa: E402
+from digitsum.app.service import DigitsumService  # noqa: E402
 from .common import (CSS, DELETE_CACHE, PRIVATE, QUEUE_SIZE, BodyLimit, bound_messages,  # noqa: E402,F401
                      file_path, ui_errors)  # (CSS, BodyLimit: for launch)
 from .compare import build_compare_tab  # noqa: E402
 from .draw import build_draw_tab  # noqa: E402
-from .errors import build_errors_tab  # noqa: E402
+from .error_browser import build_errors_tab  # noqa: E402
 from .label import build_label_tab  # noqa: E402
 from .upload import build_upload_tab  # noqa: E402
 

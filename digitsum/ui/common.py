@@ -17,7 +17,7 @@ from gradio_client import utils as client_utils
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import DigitsumError, shorten
+from digitsum.errors import DigitsumError, shorten
 
 PRIVATE = dict(api_visibility="private")  # a UI handler: not in the API page, refused by gradio_client
 ANY = "any"
@@ -321,7 +321,7 @@ class PagedGallery:
         return shown[clicked(position, (len(shown),), "this page of the gallery")[0]]
 
 
-# the layout slices (digitsum.slices) as a teacher reads them; the service keeps the code names
+# the layout slices (digitsum.evaluation.slices) as a teacher reads them; the service keeps the code names
 FEATURE_NAMES = {
     "smallest_gap": "gap between digits (px)",
     "left_margin": "left margin (px)",

@@ -9,9 +9,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ..errors import DigitsumError
-from ..predict import Prediction
-from ..service import DigitsumService
+from digitsum.errors import DigitsumError
+from digitsum.reading.predict import Prediction
+from digitsum.app.service import DigitsumService
 from .common import (FILES, PRIVATE, PagedGallery, Scopes, clicked, feature_name, image_file, scroll_to, show, slice_label,
                      slice_name, ui_errors)
 

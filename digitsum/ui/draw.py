@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import BlankImageError, DataError, DigitsumError
-from ..labeldb import parse_digits
-from ..predict import drawing_to_gray, empty_places
-from ..service import DigitsumService
+from digitsum.errors import BlankImageError, DataError, DigitsumError
+from digitsum.storage.labeldb import parse_digits
+from digitsum.reading.predict import drawing_to_gray, empty_places
+from digitsum.app.service import DigitsumService
 from .common import PREDICT_CONCURRENCY, PRIVATE, ui_errors, user_message
 from .drawpad import HEIGHT as PAD_HEIGHT, WIDTH as PAD_WIDTH, draw_pad
 from .panel import PredictionPanel, incomplete

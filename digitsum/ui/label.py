@@ -13,9 +13,9 @@ import uuid
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from ..errors import DigitsumError
-from ..labeldb import ClaimError
-from ..service import DigitsumService
+from digitsum.errors import DigitsumError
+from digitsum.storage.labeldb import ClaimError
+from digitsum.app.service import DigitsumService
 from .common import PRIVATE, show, ui_errors, user_message
 
 # `s` and `u` in the digits box skip and undo at once, without Enter (a label is digits only, so

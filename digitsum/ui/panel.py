@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ..predict import Prediction
+from digitsum.reading.predict import Prediction
 from .common import show
 
 SHOWN, OTHER = "the sum shown", "other sums"

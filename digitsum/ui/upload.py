@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import BlankImageError
-from ..service import DigitsumService
+from digitsum.errors import BlankImageError
+from digitsum.app.service import DigitsumService
 from .common import FILES, PRIVATE, file_path, image_file, ui_errors
 from .panel import PredictionPanel
 

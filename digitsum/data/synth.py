@@ -275,7 +275,7 @@ def generate_dataset(split: str, n: int, seed: int, layout: str = "course", augm
                      mnist_root=None, batch_size: int = 4096, **layout_overrides):
     """n course-format images from MNIST `split` digits only: (images (n, H, W) uint8, digits (n, 4) uint8).
     Deterministic for (split, n, seed, layout, augment)."""
-    from .mnist import load_mnist
+    from digitsum.data.mnist import load_mnist
     images, labels = load_mnist(split, mnist_root)
     gen = make_generator(images, labels, layout, augment, device="cpu", seed=seed, **layout_overrides)
     out_images, out_digits = [], []

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import DataError, disk_full, shorten
-from .realdata import CourseDataset, save_course_dataset
+from digitsum.errors import DataError, disk_full, shorten
+from digitsum.data.course import CourseDataset, save_course_dataset
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (
@@ -236,7 +236,7 @@ class LabelStore:
     def _dataset(self, height: int, width: int) -> tuple[CourseDataset, dict[str, int]]:
         """-> (every saved image fitted to (height, width), with sums and digits; how many per source),
         read in one query."""
-        from .preprocess import fit_batch
+        from digitsum.reading.preprocess import fit_batch
         with self._db("the labels could not be read") as conn:
             rows = conn.execute("SELECT png, digits, source FROM labels ORDER BY id").fetchall()
         if not rows:

@@ -1,6 +1,6 @@
 """Digit-sum models: a convolutional trunk, column features, and one of four heads.
 
-The default, `reader`, is the column reader of `digitsum.reader`: its weights are shared across the
+The default, `reader`, is the column reader of `digitsum.models.reader`: its weights are shared across the
 width, it finds each digit's centre and reads the digit there, and it reports where it read.
 The seeds' designs below read fixed column slots instead, so they learn where a generator puts
 digits; they stay in the registry for comparison.
@@ -21,8 +21,8 @@ import torchvision
 from huggingface_hub import PyTorchModelHubMixin
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from . import reader
-from .sumdist import N_DIGITS, N_SUMS, sum_distribution
+from digitsum.models import reader
+from digitsum.reading.sumdist import N_DIGITS, N_SUMS, sum_distribution
 
 MNIST_MEAN, MNIST_STD = 0.13, 0.31  # of a course canvas is lower, but this keeps inputs ~unit scale
 HEADS = ("digits", "sum", "regression", "centers")
@@ -215,7 +215,7 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     input channels, then resampled to 3x3 (area average; the kernel's sum kept, so flat ink gets the
     same response). -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
     A shape that fits nowhere is an error, never a silent skip."""
-    from .errors import CheckpointError
+    from digitsum.errors import CheckpointError
     if not isinstance(source, dict):
         try:
             source = torch.load(source, map_location="cpu", weights_only=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import metrics_from_probs, predict_batches
-from .realdata import CourseDataset
-from .sumdist import N_SUMS
+from digitsum.evaluation.evaluate import metrics_from_probs, predict_batches
+from digitsum.data.course import CourseDataset
+from digitsum.reading.sumdist import N_SUMS
 
 
 @dataclass

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import ImageFont
 
-from .errors import DataError
-from .fontdigits import render_digits
+from digitsum.errors import DataError
+from digitsum.data.fontdigits import render_digits
 
 REGISTRY = "https://registry.npmjs.org"
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "digitsum" / "hand-fonts"

@@ -21,8 +21,8 @@ from importlib import resources
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .errors import DataError
-from .fontdigits import to_mnist_box
+from digitsum.errors import DataError
+from digitsum.data.fontdigits import to_mnist_box
 
 SUPER = 96          # px: the pen draws on a large canvas, then it is reduced to MNIST's 20 px box
 Stroke = list       # [(x, y), ...] in a unit box, y down

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .sumdist import sum_distribution
+from digitsum.reading.sumdist import sum_distribution
 
 TTA_SHIFTS = (0, -2, 2)   # px up and down: the trunk strides 8 px vertically, so these resample it
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from digitsum.errors import DataError
 
-VENDORED_DIR = Path(__file__).resolve().parent / "data" / "mnist"
+VENDORED_DIR = Path(__file__).resolve().parent / "vendored" / "mnist"
 _STEMS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),

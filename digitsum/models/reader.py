@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .sumdist import N_DIGITS
+from digitsum.reading.sumdist import N_DIGITS
 
 SUBCOLUMN = 2       # px of canvas width per output position. The training layouts keep centres
                     # 6 px apart, so two centres are never neighbours here and a 3-wide NMS keeps both

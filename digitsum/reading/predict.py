@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import DigitsumError
-from .preprocess import fit_to_canvas, to_gray, to_white_on_black
+from digitsum.errors import DigitsumError
+from digitsum.reading.preprocess import fit_to_canvas, to_gray, to_white_on_black
 
 UNCERTAIN = 0.6  # a digit whose top probability is below this gets a warning
 FOUR_DIGITS_MIN = 0.5  # a four-digit score below this: "this does not look like four digits".
@@ -84,7 +84,7 @@ def empty_places(image, places: int = 4, min_ink: float = 0.004) -> list[int]:
 def prepare(model, image) -> np.ndarray:
     """The preprocessing half of `predict_image`: any image -> the model's (H, W) float32 canvas.
     Raises BlankImageError for blank input. Runs in the caller's thread when predictions are
-    batched (`digitsum.batching`)."""
+    batched (`digitsum.reading.batching`)."""
     return fit_to_canvas(image, model.height, model.width)
 
 
@@ -134,7 +134,7 @@ def predict_image(model, image, check_places: bool = False, refuse: bool = False
     """Any image (PIL or array) -> Prediction. Raises BlankImageError for blank input; with
     `refuse`, NotFourDigitsError for input that does not look like four digits (otherwise that is
     the first warning). `prepare`, `forward` and `finish` in turn, for one image; the app batches
-    the `forward` of concurrent callers instead (`digitsum.batching`)."""
+    the `forward` of concurrent callers instead (`digitsum.reading.batching`)."""
     start = time.perf_counter()
     canvas = prepare(model, image)
     reading = forward(model, [canvas])[0]
@@ -148,7 +148,7 @@ def drawing_to_gray(value) -> np.ndarray:
     """A drawing: a PNG data URL (the app's pad), a Gradio Sketchpad value (a dict with
     'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32
     gray, 1 = paper, with the light guide lines removed."""
-    from .errors import BlankImageError
+    from digitsum.errors import BlankImageError
     if isinstance(value, str):   # the app's drawing pad: a PNG data URL ("" once cleared)
         value = decode_data_url(value) if value else None
     if isinstance(value, dict):
@@ -176,8 +176,8 @@ def decode_data_url(url: str) -> np.ndarray:
 
     from PIL import Image, UnidentifiedImageError
 
-    from .errors import DataError
-    from .preprocess import open_within_budget, reduce_to_work_size
+    from digitsum.errors import DataError
+    from digitsum.reading.preprocess import open_within_budget, reduce_to_work_size
     if not url.startswith(DATA_URL) or len(url) > MAX_DRAWING_BYTES:
         raise DataError("the drawing is not a PNG data URL of a sensible size")
     try:

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ..service import DigitsumService
+from digitsum.app.service import DigitsumService
 from .common import (ANY, PRIVATE, PagedGallery, Scopes, clicked, feature_name, heatmap, scroll_to, show, slice_label,
                      slice_name, sum_frame, ui_errors)
 

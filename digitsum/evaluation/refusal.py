@@ -2,17 +2,17 @@
 
 False rejects: robustness-suite sets of four digits (course, crowded, drawn, photo) that the
 check calls "not four digits" (or that preprocessing finds blank). False accepts: each kind of
-the non-digit set (`digitsum.nondigits`) that passes as four digits. Every image goes through
+the non-digit set (`digitsum.data.nondigits`) that passes as four digits. Every image goes through
 `predict_image`, the path the app and `predict_json` take.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import BlankImageError
-from .nondigits import render_non_digits
-from .predict import predict_image
-from .suite import render
+from digitsum.errors import BlankImageError
+from digitsum.data.nondigits import render_non_digits
+from digitsum.reading.predict import predict_image
+from digitsum.data.suite import render
 
 DIGIT_SETS = ("course", "crowded", "drawn", "photo")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .errors import BlankImageError, DataError
+from digitsum.errors import BlankImageError, DataError
 
 DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4

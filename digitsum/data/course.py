@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .sumdist import N_DIGITS, N_SUMS
+from digitsum.errors import DataError
+from digitsum.reading.sumdist import N_DIGITS, N_SUMS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -99,7 +99,7 @@ def _course_pairs(folder: Path) -> list[tuple[Path, Path, Path | None]]:
 def load_image_folder(folder: Path, csv_path: Path) -> CourseDataset:
     """Image files plus a CSV with columns file,sum[,d1,d2,d3,d4] (a header line is optional).
     Images of any mode and polarity become uint8 white-on-black; they must share one size."""
-    from .preprocess import load_image_file, to_white_on_black  # local: keeps PIL out of the .npy path
+    from digitsum.reading.preprocess import load_image_file, to_white_on_black  # local: keeps PIL out of the .npy path
     try:
         with open(csv_path, newline="") as f:
             rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]

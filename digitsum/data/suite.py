@@ -1,6 +1,6 @@
 """An independent robustness suite: four-digit test images laid out by rules of its own.
 
-The models train on the batched torch generator in `digitsum.synth`. This module shares no code
+The models train on the batched torch generator in `digitsum.data.synth`. This module shares no code
 with it (it does not import it): it is a plain PIL/numpy renderer, used for test sets only, that
 pastes MNIST *test* digits (or pen strokes of Hershey font digits, preset `drawn`) by the rules of
 a named preset in `SUITE_PRESETS`, so that a model can be scored on layouts it never saw.
@@ -25,7 +25,7 @@ two overlapping in x while one sits at the top of the canvas and the other at th
 `_render_stacked`). Reading order is by x-centre, as everywhere in the suite.
 
 `photo_page` photographs course-layout images on a page with its edge and the table beyond it in
-the frame (`digitsum.photo.photograph_page`); `photo` fills the frame with paper.
+the frame (`digitsum.data.photo.photograph_page`); `photo` fills the frame with paper.
 
 `drawn` renders digits as pen strokes on white canvases of several sizes (a random pen width,
 slant, hand tremor, unequal sizes, off-centre heights, crowded or spread-out spacing), then inverts
@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .errors import DataError
-from .photo import PageLook, PhotoLook, photograph, photograph_page
+from digitsum.errors import DataError
+from digitsum.data.photo import PageLook, PhotoLook, photograph, photograph_page
 
 SUITE_VERSION = 1        # bump when a preset or the renderer changes: cached sets are keyed by it
 MIN_CENTRE_STEP = 6      # px (on a 40 px tall canvas) between consecutive digits' x-centres
@@ -130,7 +130,7 @@ class StackedPreset:
 @dataclass(frozen=True)
 class PhotoPreset:
     """Photos of course-layout images (`base`, MNIST test digits): black ink on unevenly lit
-    paper, rotated, blurred, noisy and JPEG-compressed (see `digitsum.photo`). Stored as photos
+    paper, rotated, blurred, noisy and JPEG-compressed (see `digitsum.data.photo`). Stored as photos
     are, dark ink on light paper: preprocessing must find the ink. A `PageLook` photographs the
     page with its edge and the table beyond it (`photograph_page`), a `PhotoLook` fills the frame
     with paper (`photograph`)."""
@@ -223,7 +223,7 @@ def _place(widths: np.ndarray, gaps: np.ndarray, gap_floor: int, min_step: float
 @functools.lru_cache(maxsize=1)
 def _mnist_test_crops() -> tuple[list[np.ndarray], np.ndarray]:
     """Every MNIST test digit cropped to its ink bounding box, and the labels."""
-    from .mnist import load_mnist
+    from digitsum.data.mnist import load_mnist
     images, labels = load_mnist("test")
     rows, cols = images.any(2), images.any(1)
     top, bottom = rows.argmax(1), 28 - rows[:, ::-1].argmax(1)
@@ -571,7 +571,7 @@ def render(name: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def write_suite_set(name: str, n: int, seed: int, folder) -> list[Path]:
     """Render suite set `name` into `folder` in the course format (data{k}/lab{k}/digits{k}.npy,
     k = 0, 1, ...) plus suite.json, which records the preset and what each file holds."""
-    from .realdata import save_course_dataset
+    from digitsum.data.course import save_course_dataset
     p = get_preset(name)
     folder = Path(folder)
     parts = render_parts(name, n, seed)
@@ -597,7 +597,7 @@ def write_suite_set(name: str, n: int, seed: int, folder) -> list[Path]:
 def cached_suite_set(name: str, n: int, seed: int, cache_dir) -> Path:
     """The folder of suite set (name, n, seed) under `cache_dir`, rendered there once (written
     to a temporary folder, then renamed into place, so a killed run leaves no half set)."""
-    from .atomic import atomic_folder
+    from digitsum.storage.atomic import atomic_folder
     get_preset(name)
     folder = Path(cache_dir) / f"{name}-n{n}-seed{seed}-v{SUITE_VERSION}"
     if not (folder / MANIFEST).is_file():

@@ -1,4 +1,7 @@
-"""Write a folder all at once: build it beside the target, then swap it into place.
+"""Write a file or a folder all at once: build it beside the target, then swap it into place.
+
+A file (`write_file`) is written to a hidden sibling and renamed over the target, so a reader sees
+the old content or the new, never half of it.
 
 At every instant one complete copy exists: the new folder is complete before the old one is moved
 aside (to `.NAME.old`), and the old one is deleted only after the new one is in place. A kill
@@ -15,13 +18,32 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import disk_full
+from digitsum.errors import disk_full
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+def _read_umask() -> int:
+    mask = os.umask(0)   # the only way to read the umask is to set it: done once, at import, before
+    os.umask(mask)       # the app's threads start, so no thread ever creates a file under umask 0
     return mask
+
+
+UMASK = _read_umask()
+
+
+def write_file(path, data: bytes | str) -> None:
+    """Write `data` to `path` atomically, with the user's normal permissions; a full disk leaves the
+    old file as it was (and no temporary file behind)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)
+        os.chmod(tmp, 0o666 & ~UMASK)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def recover(folder: Path) -> None:
@@ -44,7 +66,7 @@ def atomic_folder(folder: Path):
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder)
-    mask = _umask()
+    mask = UMASK
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     os.chmod(tmp, 0o777 & ~mask)
     try:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .errors import DataError
+from digitsum.errors import DataError
 
 # letters whose shapes no digit shares (no O, l, I, S, Z, B, G, b, g, q, z, s)
 LETTERS = "ACEFHKMNPRTUVWXYacefhkmnprtuvwxy"
@@ -98,7 +98,7 @@ def _shapes(rng) -> np.ndarray:
 
 
 def _digits_row(rng, count: int) -> np.ndarray:
-    from .mnist import load_mnist
+    from digitsum.data.mnist import load_mnist
     images, _ = load_mnist("test")
     gap = int(rng.integers(0, 12))
     row = np.zeros((28, count * (28 + gap) + 8), np.uint8)

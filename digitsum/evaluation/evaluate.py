@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .preprocess import fit_batch
-from .sumdist import N_SUMS
+from digitsum.reading.preprocess import fit_batch
+from digitsum.reading.sumdist import N_SUMS
 
 
 @torch.no_grad()

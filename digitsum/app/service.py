@@ -12,16 +12,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import analysis, slices
-from .atomic import atomic_folder
-from .batching import BatchQueue
-from .checkpoint import hub_id, is_checkpoint, load_checkpoint, load_metrics, missing_folder
-from .errors import DataError, DigitsumError, shorten
-from .labeldb import LabelStore, parse_digits
-from .predict import Prediction, finish, forward, prepare
-from .preprocess import check_size, load_image_file
-from .realdata import CourseDataset, load_dataset, save_course_dataset
-from .sumdist import most_likely_digits_for_sum
+from digitsum.evaluation import analysis
+
+from digitsum.evaluation import slices
+from digitsum.storage.atomic import atomic_folder
+from digitsum.reading.batching import BatchQueue
+from digitsum.storage.checkpoint import hub_id, is_checkpoint, load_checkpoint, load_metrics, missing_folder
+from digitsum.errors import DataError, DigitsumError, shorten
+from digitsum.storage.labeldb import LabelStore, parse_digits
+from digitsum.reading.predict import Prediction, finish, forward, prepare
+from digitsum.reading.preprocess import check_size, load_image_file
+from digitsum.data.course import CourseDataset, load_dataset, save_course_dataset
+from digitsum.reading.sumdist import most_likely_digits_for_sum
 
 BATCH_SIZE = 32       # the most predictions in one forward pass
 BATCH_WINDOW = 0.004  # s a batch may wait for callers still preprocessing (never when none are)
@@ -124,7 +126,7 @@ def default_test_set(cache_dir: Path) -> CourseDataset:
     """The course-layout test set from the vendored MNIST test digits, built once and cached."""
     folder = Path(cache_dir) / "test-{split}-{n}-seed{seed}".format(**DEFAULT_TEST)
     if not (folder / "digits0.npy").is_file():
-        from .synth import generate_dataset
+        from digitsum.data.synth import generate_dataset
         images, digits = generate_dataset(DEFAULT_TEST["split"], DEFAULT_TEST["n"], DEFAULT_TEST["seed"])
         with atomic_folder(folder) as tmp:  # a half-built set is never mistaken for a cached one
             save_course_dataset(tmp, images, digits.sum(1), digits)
@@ -140,7 +142,7 @@ def default_label_pool(cache_dir: Path) -> CourseDataset:
     go back into training (`--labels-db`) without leaking test images."""
     folder = Path(cache_dir) / "label-pool-{split}-{n}-seed{seed}".format(**DEFAULT_LABEL_POOL)
     if not (folder / "lab0.npy").is_file():
-        from .synth import generate_dataset
+        from digitsum.data.synth import generate_dataset
         images, digits = generate_dataset(DEFAULT_LABEL_POOL["split"], DEFAULT_LABEL_POOL["n"], DEFAULT_LABEL_POOL["seed"])
         with atomic_folder(folder) as tmp:
             save_course_dataset(tmp, images, digits.sum(1))
@@ -178,7 +180,7 @@ class DigitsumService:
         self._first_locks = {name: threading.Lock() for name in self.locations}
         self._first: dict[str, analysis.ScoredSet] = {}   # scores of the first FIRST_SLICE images
         self._export_lock = threading.Lock()
-        # concurrent predictions through one checkpoint run as one forward pass (digitsum.batching)
+        # concurrent predictions through one checkpoint run as one forward pass (digitsum.reading.batching)
         self._batchers: dict[str, BatchQueue] = {}
         self._features = None
         self._features_lock = threading.Lock()

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .atomic import atomic_folder, recover
-from .errors import CheckpointError, shorten
-from .models import DigitSumNet
+from digitsum.storage.atomic import atomic_folder, recover
+from digitsum.errors import CheckpointError, shorten
+from digitsum.models.net import DigitSumNet
 
 CONFIG, WEIGHTS, CARD, METRICS = "config.json", "model.safetensors", "README.md", "metrics.json"
 HUB = "hf://"   # a checkpoint on the Hugging Face Hub is named hf://owner/name; anything else is a local path
@@ -54,7 +54,7 @@ def model_card(name: str, model: DigitSumNet, info: dict, metrics: dict) -> str:
         for key, value in values.items():
             if isinstance(value, float):
                 lines.append(f"| {set_name} | {key} | {value:.4f} |")
-    lines += ["", "Load with `digitsum.checkpoint.load_checkpoint(path_or_repo_id)`.", ""]
+    lines += ["", "Load with `digitsum.storage.checkpoint.load_checkpoint(path_or_repo_id)`.", ""]
     return "\n".join(lines)
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .errors import DataError
-from .realdata import CourseDataset, check_digits, check_images, check_sums
+from digitsum.errors import DataError
+from digitsum.data.course import CourseDataset, check_digits, check_images, check_sums
 
 COURSE_FILE = "course_canvases.npz"
 WRITERS_FILE = "writers.npz"

@@ -1,0 +1,1 @@
+"""Evaluation: scoring a set, analysis of errors, slices, the four-digit check's rates."""

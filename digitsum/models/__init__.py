@@ -1,0 +1,1 @@
+"""Models: the registry of named builders (net), the column reader, inference options."""

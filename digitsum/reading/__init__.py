@@ -1,0 +1,1 @@
+"""Reading one image: preprocessing, prediction, the exact sum distribution, batching."""

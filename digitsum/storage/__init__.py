@@ -1,0 +1,1 @@
+"""Storage: checkpoints in Hugging Face layout, atomic writes, the labels database."""
