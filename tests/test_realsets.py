@@ -3,9 +3,6 @@ checkout in ../shared/real and are never committed: the tests that read them are
 folder is absent (a user's fresh clone); the skip itself is tested everywhere."""
 import json
 import re
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +10,12 @@ import pytest
 
 from digitsum.errors import DataError
 from digitsum.data.realsets import (COURSE_COLUMNS, DIGIT_SIZE, MARGIN, available, course_canvases, mnist_like,
-                               real_sets, writer_canvases, writer_digits)
+                                   real_sets, writer_canvases, writer_digits)
+from digitsum_process import run_digitsum as run
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "real"
 needs_real = pytest.mark.skipif(not available(REAL), reason=f"{REAL} is absent (the real sets are not in the repo)")
-
-
-def run(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "digitsum", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_a_binary_digit_is_smoothed_to_mnist_size_and_grey_edges():
@@ -47,6 +40,7 @@ def test_an_absent_folder_is_not_available_and_is_refused(tmp_path):
     assert real_sets(tmp_path, 4) == {}                        # a folder without the files: no columns
 
 
+@pytest.mark.slow
 def test_robustness_without_the_real_folder_skips_its_columns_with_one_line(tmp_path):
     r = run("robustness", "--checkpoint", ROOT / "checkpoints" / "naive-concat", "--n", 4, "--sets", "course",
             "--cache", tmp_path / "cache", "--data-test", tmp_path / "none", "--real-sets", tmp_path / "shared" / "real",
@@ -99,6 +93,7 @@ def test_every_writer_digit_is_used_before_any_is_used_twice():
     assert short.min() >= 0 and short.sum() == len(x) - 4 * n
 
 
+@pytest.mark.slow
 @needs_real
 def test_robustness_prints_the_real_columns(tmp_path):
     r = run("robustness", "--checkpoint", ROOT / "checkpoints" / "digitsum-reader", "--n", 6, "--sets", "course",

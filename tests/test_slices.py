@@ -2,9 +2,6 @@
 slice accuracy, and `python -m digitsum evaluate` reporting it."""
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 from digitsum.evaluation.evaluate import metrics_from_probs
 from digitsum.data.course import save_course_dataset
 from digitsum.evaluation.slices import LAYOUT_FEATURES, bin_labels, layout_features, slice_accuracy, slices_from_probs
+from digitsum_process import run_digitsum
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ["smallest_gap", "left_margin", "digit_height", "ink", "blobs"]
@@ -173,6 +171,7 @@ def test_slices_from_probs_agree_with_the_metrics(rng):
     assert tuple(LAYOUT_FEATURES) == tuple(FEATURES)
 
 
+@pytest.mark.slow
 def test_evaluate_json_and_report_include_slices(tmp_path):
     images, digits = [], []
     for i in range(24):
@@ -184,10 +183,7 @@ def test_evaluate_json_and_report_include_slices(tmp_path):
     save_course_dataset(tmp_path, images, digits.sum(1).astype(np.uint8), digits)
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "digitsum", "evaluate", "--checkpoint",
-                               ROOT / "checkpoints" / "naive-concat", "--data", tmp_path, *args],
-                              capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return run_digitsum("evaluate", "--checkpoint", ROOT / "checkpoints" / "naive-concat", "--data", tmp_path, *args)
 
     r = run("--json")
     assert r.returncode == 0, r.stderr
