@@ -22,7 +22,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
 from digitsum.app.service import DigitsumService  # noqa: E402
-from digitsum.ui import CSS, BodyLimit, build  # noqa: E402
+from digitsum.ui import build  # noqa: E402
+from digitsum.ui.common import CSS, BodyLimit  # noqa: E402
 
 MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs
 

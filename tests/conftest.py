@@ -1,4 +1,5 @@
 import os
+import socket
 
 import numpy as np
 import pytest
@@ -38,6 +39,27 @@ def tiny_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = create_model("convnet4").eval()
     return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "tiny", {"command": "test"}, {})
+
+
+@pytest.fixture
+def service(tmp_path, course_set, tiny_checkpoint):
+    """The app's service on the tiny checkpoint and the small course set, its labels database,
+    cache and exports in this test's own folder."""
+    from digitsum.app.service import DigitsumService
+    return DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "labels.db",
+                           cache_dir=tmp_path / "cache", exports_dir=tmp_path / "exports")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """-> free_port(): a port on 127.0.0.1 that nothing listens on now, for an app to serve on."""
+    return _free_port
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from digitsum.reading.batching import BatchQueue
 from digitsum.errors import BlankImageError
 from digitsum.models.net import create_model
 from digitsum.reading.predict import finish, forward, predict_image, prepare
+from digitsum.reading.predictor import Predictor
 from digitsum.data.course import load_dataset
-from digitsum.app.service import DigitsumService
 
 
 def run_threads(fn, args_list):
@@ -220,10 +220,21 @@ def test_a_batched_forward_equals_one_image_at_a_time(kind, course_set):
     assert pred.x_centres == ref.x_centres
 
 
-@pytest.fixture
-def service(tmp_path, course_set, tiny_checkpoint):
-    return DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "labels.db",
-                           cache_dir=tmp_path / "cache", exports_dir=tmp_path / "exports")
+def test_a_lone_image_through_a_predictor_is_read_exactly_as_predict_image_reads_it(course_set):
+    # what lets `python -m digitsum refusal` go through a Predictor with its table unchanged
+    torch.manual_seed(0)
+    model = create_model("reader").eval()
+    images = load_dataset(course_set).images[:4]
+    with Predictor(model) as predictor:
+        for image in images:
+            mine, ref = predictor.predict(image, check_places=True), predict_image(model, image, check_places=True)
+            assert np.array_equal(mine.sum_probs, ref.sum_probs) and np.array_equal(mine.digit_probs, ref.digit_probs)
+            assert mine.four_digit_score == ref.four_digit_score and mine.warnings == ref.warnings
+            assert mine.x_centres == ref.x_centres and mine.milliseconds > 0
+        with pytest.raises(BlankImageError):
+            predictor.predict(np.zeros((40, 168), np.uint8))
+    with pytest.raises(RuntimeError, match="closed"):
+        predictor.predict(images[0])
 
 
 def test_concurrent_service_predictions_equal_unbatched_and_a_blank_image_fails_alone(service, course_set):
@@ -239,6 +250,8 @@ def test_concurrent_service_predictions_equal_unbatched_and_a_blank_image_fails_
         assert np.array_equal(pred.canvas, ref.canvas) and pred.warnings == ref.warnings
         assert pred.milliseconds > 0
     assert isinstance(out[-1][1], BlankImageError)
-    queue = service.batcher("tiny")
-    assert queue.items == len(images) and queue.batches <= len(images)
+    predictor = service.predictor("tiny")
+    assert predictor is service.predictor("tiny")               # one queue per checkpoint, for every caller
+    assert predictor.queue.items == len(images)                 # each image through it once (the blank one never)
     assert service.predict(images[0], "tiny").total == expected[0].total   # still serving
+    assert predictor.queue.items == len(images) + 1

@@ -5,15 +5,10 @@ from PIL import Image
 
 from digitsum.errors import BlankImageError, DataError, DigitsumError
 from digitsum.storage.labeldb import LabelStore
-from digitsum.reading.predict import drawing_to_gray
+from digitsum.reading.predict import predict_image
 from digitsum.data.course import load_dataset
 from digitsum.app.service import DigitsumService
-
-
-@pytest.fixture
-def service(tmp_path, course_set, tiny_checkpoint):
-    return DigitsumService([str(tiny_checkpoint.parent)], data_dir=course_set, labels_db=tmp_path / "labels.db",
-                           cache_dir=tmp_path / "cache", exports_dir=tmp_path / "exports")
+from digitsum.ui.drawpad import drawing_to_gray
 
 
 def test_draw_tab_predicts_a_sketchpad_value_and_flags_empty_places(service, course_set):
@@ -22,10 +17,12 @@ def test_draw_tab_predicts_a_sketchpad_value_and_flags_empty_places(service, cou
     big = np.asarray(Image.fromarray(255 - image).resize((672, 160)))
     drawing[..., :] = big[..., None]
     drawing[:, 504:] = 255                                      # wipe the fourth place
-    pred = service.predict(drawing_to_gray({"composite": drawing, "layers": [], "background": None}), "tiny",
-                           check_places=True)
+    gray = drawing_to_gray({"composite": drawing, "layers": [], "background": None})
+    pred = service.predict(gray, "tiny", check_places=True)
     assert pred.digit_probs.shape == (4, 10) and pred.sum_probs.shape == (37,)
-    assert np.isclose(pred.sum_probs.sum(), 1, atol=1e-4) and 0 <= pred.total <= 36
+    assert np.isclose(pred.sum_probs.sum(), 1, atol=1e-4)
+    alone = predict_image(service.model("tiny"), gray, check_places=True)   # the library's own path
+    assert np.allclose(pred.sum_probs, alone.sum_probs, atol=1e-6) and pred.warnings == alone.warnings
     assert pred.canvas.shape == (40, 168)
     assert any("place 4 looks empty" in w for w in pred.warnings)
     data = pred.to_json("tiny")
@@ -278,8 +275,7 @@ def test_scoring_reports_its_progress_while_it_runs(service, capsys, monkeypatch
 def test_views_show_a_first_slice_until_the_whole_set_is_scored(service, monkeypatch):
     """A fresh start scores a first slice of the test set with each checkpoint (seconds), then the
     rest; the views take the largest prefix scored and say which it is."""
-    from digitsum.app import service as service_module
-    monkeypatch.setattr(service_module, "FIRST_SLICE", 16)
+    monkeypatch.setattr(service.scoring, "first_slice", 16)
     assert service.available("tiny") == 0
     n = service.view(["tiny"])                          # scores the first slice now
     assert n == 16 and service.available("tiny") == 16

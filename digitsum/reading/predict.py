@@ -84,7 +84,7 @@ def empty_places(image, places: int = 4, min_ink: float = 0.004) -> list[int]:
 def prepare(model, image) -> np.ndarray:
     """The preprocessing half of `predict_image`: any image -> the model's (H, W) float32 canvas.
     Raises BlankImageError for blank input. Runs in the caller's thread when predictions are
-    batched (`digitsum.reading.batching`)."""
+    batched (`digitsum.reading.predictor`)."""
     return fit_to_canvas(image, model.height, model.width)
 
 
@@ -133,56 +133,9 @@ def finish(canvas: np.ndarray, r, image=None, check_places: bool = False, refuse
 def predict_image(model, image, check_places: bool = False, refuse: bool = False) -> Prediction:
     """Any image (PIL or array) -> Prediction. Raises BlankImageError for blank input; with
     `refuse`, NotFourDigitsError for input that does not look like four digits (otherwise that is
-    the first warning). `prepare`, `forward` and `finish` in turn, for one image; the app batches
-    the `forward` of concurrent callers instead (`digitsum.reading.batching`)."""
+    the first warning). `prepare`, `forward` and `finish` in turn, for one image; a Predictor
+    batches the `forward` of concurrent callers instead (`digitsum.reading.predictor`)."""
     start = time.perf_counter()
     canvas = prepare(model, image)
     reading = forward(model, [canvas])[0]
     return finish(canvas, reading, image, check_places, refuse, (time.perf_counter() - start) * 1000)
-
-
-PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lines vanish
-
-
-def drawing_to_gray(value) -> np.ndarray:
-    """A drawing: a PNG data URL (the app's pad), a Gradio Sketchpad value (a dict with
-    'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32
-    gray, 1 = paper, with the light guide lines removed."""
-    from digitsum.errors import BlankImageError
-    if isinstance(value, str):   # the app's drawing pad: a PNG data URL ("" once cleared)
-        value = decode_data_url(value) if value else None
-    if isinstance(value, dict):
-        image = value.get("composite")
-        if image is None:
-            layers = [l for l in (value.get("layers") or []) if l is not None]
-            image = layers[0] if layers else value.get("background")
-    else:
-        image = value
-    if image is None:
-        raise BlankImageError("the canvas is blank: draw four digits, one in each box")
-    gray = to_gray(image)
-    return np.where(gray > PAPER, 1.0, gray).astype(np.float32)
-
-
-DATA_URL = "data:image/png;base64,"
-MAX_DRAWING_BYTES = 4_000_000   # a 672x160 PNG is ~20 kB; anything far larger is not a drawing
-
-
-def decode_data_url(url: str) -> np.ndarray:
-    """'data:image/png;base64,...' -> (H, W, C) uint8; anything else is a one-line DataError."""
-    import base64
-    import binascii
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    from digitsum.errors import DataError
-    from digitsum.reading.preprocess import open_within_budget, reduce_to_work_size
-    if not url.startswith(DATA_URL) or len(url) > MAX_DRAWING_BYTES:
-        raise DataError("the drawing is not a PNG data URL of a sensible size")
-    try:
-        with Image.open(io.BytesIO(base64.b64decode(url[len(DATA_URL):], validate=True))) as im:
-            # its size is checked from the header, before decoding (a 59 kB URL can hold 13000x13000 px)
-            return np.asarray(reduce_to_work_size(open_within_budget(im, "the drawing")).convert("RGBA"))
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
-        raise DataError("the drawing could not be decoded as a PNG") from None

@@ -10,12 +10,13 @@ import gradio as gr  # noqa: E402
 
 from digitsum.errors import DigitsumError  # noqa: E402
 from digitsum.app.service import DigitsumService  # noqa: E402
-from .common import (CSS, DELETE_CACHE, PRIVATE, QUEUE_SIZE, BodyLimit, bound_messages,  # noqa: E402,F401
-                     file_path, ui_errors)  # (CSS, BodyLimit: for launch)
+from .common import DELETE_CACHE, PRIVATE, QUEUE_SIZE, bound_messages, ui_errors  # noqa: E402
 from .compare import build_compare_tab  # noqa: E402
 from .draw import build_draw_tab  # noqa: E402
 from .error_browser import build_errors_tab  # noqa: E402
+from .files import file_path  # noqa: E402
 from .label import build_label_tab  # noqa: E402
+from .status import add_scoring_status  # noqa: E402
 from .upload import build_upload_tab  # noqa: E402
 
 API_CONCURRENCY = 8    # /predict_json requests at once: they reach the service together, which batches them
@@ -52,21 +53,6 @@ def build(service: DigitsumService, delete_cache: tuple[int, int] = DELETE_CACHE
 
 def on_page_open() -> None:
     """Nothing: see build()."""
-
-
-def add_scoring_status(service: DigitsumService) -> None:
-    """A line that follows the background scoring of the test set (Errors and Compare wait for it),
-    polled each second while the scoring runs; the poll stops once nothing is left to score."""
-    status = gr.Markdown(elem_id="scoring-status")
-    timer = gr.Timer(1.0)
-
-    def on_tick():
-        line = service.scoring_line()
-        done = not line and service.scoring_done()
-        return (f"⏳ {line} (Compare and Errors show what is scored; their ↻ takes more)" if line else ""), \
-            gr.Timer(active=not done)
-
-    timer.tick(on_tick, None, [status, timer], show_progress="hidden", **PRIVATE)
 
 
 def add_api(service: DigitsumService, default: str) -> None:

@@ -12,8 +12,10 @@ import pandas as pd
 from digitsum.errors import DigitsumError
 from digitsum.reading.predict import Prediction
 from digitsum.app.service import DigitsumService
-from .common import (FILES, PRIVATE, PagedGallery, Scopes, clicked, feature_name, image_file, scroll_to, show, slice_label,
-                     slice_name, ui_errors)
+from .common import FILES, PRIVATE, clicked, ui_errors
+from .files import image_file
+from .pictures import show
+from .testset import PagedGallery, Scopes, feature_name, scroll_to, slice_label, slice_name
 
 # one colour per checkpoint, the same in every view (matplotlib's tab10)
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",

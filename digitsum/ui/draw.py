@@ -5,10 +5,11 @@ import gradio as gr
 
 from digitsum.errors import BlankImageError, DataError, DigitsumError
 from digitsum.storage.labeldb import parse_digits
-from digitsum.reading.predict import drawing_to_gray, empty_places
+from digitsum.reading.predict import empty_places
 from digitsum.app.service import DigitsumService
 from .common import PREDICT_CONCURRENCY, PRIVATE, ui_errors, user_message
-from .drawpad import HEIGHT as PAD_HEIGHT, WIDTH as PAD_WIDTH, draw_pad
+from .drawpad import HEIGHT as PAD_HEIGHT, WIDTH as PAD_WIDTH, draw_pad, drawing_to_gray
+from .label import describe_counts
 from .panel import PredictionPanel, incomplete
 
 EMPTY = "### Draw one digit in each box\n\nEach stroke is read as you draw; **Clear** starts again."
@@ -59,6 +60,6 @@ def build_draw_tab(service: DigitsumService, names: list[str]) -> None:
         except DigitsumError as e:
             return f"⚠️ {user_message(e)}"      # the status line says it; nothing else changes
         return (f"saved as label #{row}; {service.labels_title} holds "
-                f"{service.describe_counts(service.label_counts())}")
+                f"{describe_counts(service.label_counts())}")
 
     save.click(on_draw_save, [pad, digits_box, ckpt], status, **PRIVATE)

@@ -1,4 +1,5 @@
-"""The Draw tab's pad: a plain HTML canvas with four guide boxes, drawn with a round 12 px pen.
+"""The Draw tab's pad: a plain HTML canvas with four guide boxes, drawn with a round 12 px pen, and
+the decoding of what it sends (a PNG data URL) into the gray image the library reads.
 
 Why not gr.Sketchpad: in Gradio 6 its first stroke after a load sends no change (or a stale, empty
 value), and setting its value from the server (a Clear button) leaves it stuck "processing" with
@@ -8,7 +9,16 @@ canvas: a digit drawn to fill its box (~130 px) then has strokes ~0.1 of its hei
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+
 import gradio as gr
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from digitsum.errors import BlankImageError, DataError
+from digitsum.reading.preprocess import open_within_budget, reduce_to_work_size, to_gray
 
 WIDTH, HEIGHT = 672, 160   # 4x the model's 168x40 canvas: one guide box per digit
 PEN = 12                   # px on the canvas
@@ -85,3 +95,39 @@ def draw_pad(elem_id: str = "sketch") -> gr.HTML:
     """The pad; its value is '' or 'data:image/png;base64,...', sent by its `input` event."""
     return gr.HTML(value="", html_template=HTML, css_template=CSS, js_on_load=JS, elem_id=elem_id,
                    apply_default_css=False)
+
+
+PAPER = 0.75  # in a drawing, anything lighter than this is paper: the guide lines vanish
+DATA_URL = "data:image/png;base64,"
+MAX_DRAWING_BYTES = 4_000_000   # a 672x160 PNG is ~20 kB; anything far larger is not a drawing
+
+
+def drawing_to_gray(value) -> np.ndarray:
+    """A drawing: a PNG data URL (the pad's value), a Gradio Sketchpad value (a dict with
+    'composite': black ink on opaque white, or None parts) or a plain image -> (H, W) float32
+    gray, 1 = paper, with the light guide lines removed."""
+    if isinstance(value, str):   # the pad: a PNG data URL ("" once cleared)
+        value = decode_data_url(value) if value else None
+    if isinstance(value, dict):
+        image = value.get("composite")
+        if image is None:
+            layers = [l for l in (value.get("layers") or []) if l is not None]
+            image = layers[0] if layers else value.get("background")
+    else:
+        image = value
+    if image is None:
+        raise BlankImageError("the canvas is blank: draw four digits, one in each box")
+    gray = to_gray(image)
+    return np.where(gray > PAPER, 1.0, gray).astype(np.float32)
+
+
+def decode_data_url(url: str) -> np.ndarray:
+    """'data:image/png;base64,...' -> (H, W, C) uint8; anything else is a one-line DataError."""
+    if not url.startswith(DATA_URL) or len(url) > MAX_DRAWING_BYTES:
+        raise DataError("the drawing is not a PNG data URL of a sensible size")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(url[len(DATA_URL):], validate=True))) as im:
+            # its size is checked from the header, before decoding (a 59 kB URL can hold 13000x13000 px)
+            return np.asarray(reduce_to_work_size(open_within_budget(im, "the drawing")).convert("RGBA"))
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise DataError("the drawing could not be decoded as a PNG") from None

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 
 from digitsum.app.service import DigitsumService
-from .common import (ANY, PRIVATE, PagedGallery, Scopes, clicked, feature_name, heatmap, scroll_to, show, slice_label,
-                     slice_name, sum_frame, ui_errors)
+from .common import ANY, PRIVATE, clicked, ui_errors
+from .pictures import heatmap, show, sum_frame
+from .testset import PagedGallery, Scopes, feature_name, scroll_to, slice_label, slice_name
 
 SLICE_COLUMNS = ["feature", "slice", "n", "sum accuracy", "digit accuracy"]
 
@@ -20,6 +21,15 @@ def choice(value):
 def short_caption(service: DigitsumService, name: str, index: int) -> str:
     s = service.scores_of(name, index)
     return f"#{index}  true {service.dataset.sums[index]}  read {s.pred_sum[index]} ({s.confidence[index]:.0%})"
+
+
+def caption(service: DigitsumService, name: str, index: int) -> str:
+    """The detail's headline: '#12: true 17, predicted 15 (64%) | 3581 read as 3381'."""
+    s = service.scores_of(name, index)
+    text = f"#{index}: true {service.dataset.sums[index]}, predicted {s.pred_sum[index]} ({s.confidence[index]:.0%})"
+    if service.dataset.digits is not None and s.pred_digits is not None:
+        text += f" | {''.join(map(str, service.dataset.digits[index]))} read as {''.join(map(str, s.pred_digits[index]))}"
+    return text
 
 
 def slice_table(rows: list[dict]):
@@ -107,7 +117,7 @@ def build_errors_tab(service: DigitsumService, names: list[str], tab: gr.Tab) ->
         pred = d["prediction"]
         labels = [{str(k): float(p[k]) for k in range(10)} for p in d["digit_probs"]] \
             if d["digit_probs"] is not None else [{} for _ in range(4)]
-        md = f"**{d['caption']}**\n\ntrue digits: {d['true_digits']}"
+        md = f"**{caption(service, name, index)}**\n\ntrue digits: {d['true_digits']}"
         picture = show(pred.canvas, 4, x_centres=pred.x_centres, digits=pred.digits)
         return (picture, md, *labels, sum_frame(d["sum_probs"]))
 

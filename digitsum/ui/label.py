@@ -16,7 +16,8 @@ from gradio.utils import get_upload_folder
 from digitsum.errors import DigitsumError
 from digitsum.storage.labeldb import ClaimError
 from digitsum.app.service import DigitsumService
-from .common import PRIVATE, show, ui_errors, user_message
+from .common import PRIVATE, ui_errors, user_message
+from .pictures import show
 
 # `s` and `u` in the digits box skip and undo at once, without Enter (a label is digits only, so
 # neither letter is ever part of one). Installed once per page, whatever re-renders the component.
@@ -33,6 +34,17 @@ if (!window.digitsumLabelKeys) {
   }, true);
 }
 """
+
+
+def describe_counts(kinds: dict[str, int]) -> str:
+    """'15 labels: 12 from the label queue, 3 drawings from the Draw tab' (what the labels database
+    or an export holds, by kind: see DigitsumService.label_counts)."""
+    total = sum(kinds.values())
+    parts = [f"{kinds['queue']} from the label queue", f"{kinds['drawings']} drawing{'s' * (kinds['drawings'] != 1)} "
+             "from the Draw tab"]
+    if kinds["other"]:
+        parts.append(f"{kinds['other']} from other sets")
+    return f"{total} label{'s' * (total != 1)}: " + ", ".join(parts)
 
 
 def annotator(request: gr.Request | None) -> str:
@@ -74,7 +86,7 @@ def build_label_tab(service: DigitsumService, tab: gr.Tab) -> None:
         done, total = service.label_progress()
         kinds = service.label_counts()
         line = (f"**{done} / {total}** images of the label queue labeled ({service.label_set_title}); "
-                f"{service.labels_title} holds {service.describe_counts(kinds)}")
+                f"{service.labels_title} holds {describe_counts(kinds)}")
         if service.label_warning:
             line += f"\n\n⚠️ {service.label_warning}"
         return line
@@ -148,7 +160,7 @@ def build_label_tab(service: DigitsumService, tab: gr.Tab) -> None:
     @ui_errors
     def on_export(name):
         files, kinds = service.export_labels_counted(name)   # a plain folder name, inside service.exports_dir
-        line = (f"exported {service.describe_counts(kinds)} to {service.exports_title}/{files[0].parent.name}: "
+        line = (f"exported {describe_counts(kinds)} to {service.exports_title}/{files[0].parent.name}: "
                 + ", ".join(f.name for f in files))
         try:   # the export stands even when its download cannot be made (a disk the export filled)
             archive = service.export_archive(files, download_folder())

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from digitsum.reading.predict import Prediction
-from .common import show
+from .pictures import show
 
 SHOWN, OTHER = "the sum shown", "other sums"
 

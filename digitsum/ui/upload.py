@@ -6,7 +6,8 @@ import gradio as gr
 
 from digitsum.errors import BlankImageError
 from digitsum.app.service import DigitsumService
-from .common import FILES, PRIVATE, file_path, image_file, ui_errors
+from .common import FILES, PRIVATE, ui_errors
+from .files import file_path, image_file
 from .panel import PredictionPanel
 
 
