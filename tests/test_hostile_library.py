@@ -319,7 +319,7 @@ def _png_header_only(width, height) -> bytes:
 
 def _decode_data_url(png: bytes):
     import base64
-    from digitsum.reading.predict import decode_data_url
+    from digitsum.ui.drawpad import decode_data_url
     return decode_data_url("data:image/png;base64," + base64.b64encode(png).decode())
 
 

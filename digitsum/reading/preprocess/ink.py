@@ -1,0 +1,86 @@
+"""Paper, light and ink: which way round the ink is (`ink_is_dark`), the paper and its light taken
+away from a photo (`flatten_background`), and the masks of what counts as ink (`ink_masks`)."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from digitsum.errors import BlankImageError
+
+BACKGROUND_GRID = 48   # px: the short side of the coarse copy the background is estimated on
+BACKGROUND_WINDOW = 0.2  # of the short side: wider than any pen stroke, narrower than a shadow
+UNEVEN = 0.1           # a background estimate that varies more than this is lighting, not paper
+
+
+def ink_is_dark(gray: np.ndarray) -> bool:
+    """Ink is the minority of pixels, so around the paper's level its pixels make the longer tail:
+    below it for pen on paper (however dim the photo), above it for chalk or a white-on-black
+    canvas. On an even background (most pixels near the median) the tails are taken around that
+    median. Under uneven light they are taken against a blurred copy instead, so that a shadow or a
+    bright patch, which moves the level both ways, does not count (a thick pen's gaps would)."""
+    median = np.median(gray)
+    if np.mean(np.abs(gray - median) < 0.05) > 0.8:
+        return median - np.percentile(gray, 1) > np.percentile(gray, 99) - median
+    h, w = gray.shape
+    blurred = _coarse(gray, 2)   # two pixels across the short side, then enlarged: a wide blur
+    detail = gray - np.asarray(blurred.resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    return -np.percentile(detail, 0.5) > np.percentile(detail, 99.5)
+
+
+def _coarse(gray: np.ndarray, short_side: int) -> Image.Image:
+    """A box-averaged copy (PIL float image) whose short side is `short_side` px."""
+    h, w = gray.shape
+    k = short_side / min(h, w)
+    return Image.fromarray(gray.astype(np.float32), "F").resize((max(1, round(w * k)), max(1, round(h * k))),
+                                                                Image.Resampling.BOX)
+
+
+def flatten_background(gray: np.ndarray, dark_ink: bool | None = None) -> np.ndarray:
+    """gray (1 = white), photo or scan or drawing -> ink map (H, W) in [0, 1], white ink on black.
+
+    The background (paper and light) is a grey closing of the ink-dark image on a coarse copy: the
+    max filter, wider than any stroke, fills each stroke with the paper beside it, so the estimate
+    holds however densely a digit is drawn, and follows gradients, vignettes and shadows. Under an
+    even background the constant level is used instead. The ink is what falls below it.
+    `dark_ink`: the polarity when the caller knows it already (`ink_is_dark`)."""
+    if dark_ink is None:
+        dark_ink = ink_is_dark(gray)
+    dark = gray if dark_ink else 1.0 - gray
+    h, w = dark.shape
+    small = _coarse(dark, BACKGROUND_GRID)
+    size = max(3, round(BACKGROUND_WINDOW * min(small.size)) | 1)   # odd
+    # a closing by ranks, not by max and min: the 80th percentile fills strokes as the max does, but
+    # is not lifted by pixel noise (a max filter of noisy black finds the noise's peaks, and faint
+    # ink below them would vanish)
+    level = small.filter(ImageFilter.RankFilter(size, size * size * 4 // 5)) \
+                 .filter(ImageFilter.RankFilter(size, size * size // 5))
+    coarse = np.asarray(level, np.float32)
+    if np.ptp(coarse) < UNEVEN:
+        background = np.float32(np.median(coarse))
+    else:
+        background = np.asarray(level.resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    return np.clip(background - dark, 0, 1).astype(np.float32)
+
+
+def _smooth(gray: np.ndarray) -> np.ndarray:
+    """3x3 box mean: pixel noise shrinks threefold while strokes (2+ px wide) keep their level."""
+    padded = np.pad(gray, 1, mode="constant", constant_values=np.median(gray))
+    h, w = gray.shape
+    return sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def ink_masks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-> (faint, strong) ink masks. Both are thresholded after smoothing, so that a noisy
+    background does not count as ink. `faint` (anything clearly above the noise) bounds the crop,
+    so a faint digit is never cut off; `strong` measures digit heights."""
+    smooth = _smooth(wob)
+    background = np.median(smooth)
+    span = smooth.max() - background
+    if span < 0.08:
+        raise BlankImageError("the image is blank: draw or upload four digits")
+    noise = 1.4826 * np.median(np.abs(smooth - background))   # robust std of the background
+    faint = smooth > background + max(0.1 * span, 4 * noise)
+    strong = smooth > background + 0.35 * span
+    if strong.sum() < 12:
+        raise BlankImageError("the image is almost blank: too little ink to read four digits")
+    return faint, strong
