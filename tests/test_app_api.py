@@ -1,5 +1,4 @@
 """The app's endpoints through gradio_client, as a program would call them."""
-import socket
 import time
 
 import numpy as np
@@ -7,14 +6,8 @@ import pytest
 from PIL import Image
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def running_app(tmp_path_factory, course_set, tiny_checkpoint):
+def running_app(tmp_path_factory, course_set, tiny_checkpoint, free_port):
     import app
     from digitsum.app.service import DigitsumService
     tmp = tmp_path_factory.mktemp("app")

@@ -10,7 +10,6 @@ scripts/screenshots.sh refreshes docs/screenshots/, which the README shows)."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 import pytest
 from appprocess import start_app
 from drawings import STROKES
+
+pytestmark = pytest.mark.slow   # a browser, and the app in its own process
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,17 +31,11 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is missing: .ci/run installs it (apt-get install -y chromium)")
     pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, course_set):
+def app_url(tmp_path_factory, course_set, free_port):
     """`python app.py` on the shipped checkpoints, browsing a small course-format set."""
     tmp = tmp_path_factory.mktemp("browser")
-    app = serve(tmp, course_set)
+    app = serve(tmp, course_set, free_port())
     try:
         url, _ = next(app)
         yield url, tmp / "labels.db", course_set
@@ -48,10 +43,9 @@ def app_url(tmp_path_factory, course_set):
         app.close()
 
 
-def serve(tmp, data):
-    """`python app.py` on the shipped checkpoints and `data`, its cache and labels in `tmp`: yields
-    (its address, the time it said it was ready) once, then stops it."""
-    port = free_port()
+def serve(tmp, data, port: int):
+    """`python app.py` on the shipped checkpoints and `data` at `port`, its cache and labels in `tmp`:
+    yields (its address, the time it said it was ready) once, then stops it."""
     proc, _ = start_app(["--checkpoints", ROOT / "checkpoints", "--data", data, "--labels-db", tmp / "labels.db",
                          "--cache-dir", tmp / "cache", "--port", port], cwd=tmp)
     try:
@@ -192,7 +186,6 @@ def test_the_pen_draws_mnist_like_strokes(page):
 
 
 def test_clear_empties_the_pad_keeps_the_guides_and_drawing_again_reads(page):
-    import numpy as np
     clear(page)
     pixels = canvas_pixels(page)
     assert not (pixels < 100).any()                          # no ink left
@@ -464,9 +457,9 @@ FRESH_IMAGES = 1500
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory, make_course_set, chromium):
+def fresh(tmp_path_factory, make_course_set, chromium, free_port):
     data = make_course_set(FRESH_IMAGES, seed=11)
-    app = serve(tmp_path_factory.mktemp("fresh"), data)
+    app = serve(tmp_path_factory.mktemp("fresh"), data, free_port())
     try:
         url, ready_at = next(app)
         for pg in browse(chromium, url):

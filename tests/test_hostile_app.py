@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import re
-import socket
 import sqlite3
 import struct
 import time
@@ -178,12 +177,6 @@ CASES = [
 
 
 # ---------------------------------------------------------------- the app, launched once
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Browser:
     """Calls a handler as the app's web page does: files through /upload, then /queue/join with
     the handler's fn_index and a session, then the session's event stream."""
@@ -224,7 +217,7 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def app_run(tmp_path_factory, course_set, tiny_checkpoint):
+def app_run(tmp_path_factory, course_set, tiny_checkpoint, free_port):
     import app
     from gradio_client import Client
     from digitsum.app.service import DigitsumService
@@ -424,7 +417,7 @@ LONG_TEXT = [
 
 
 @pytest.fixture(scope="module")
-def app_process(tmp_path_factory, course_set, tiny_checkpoint, make_course_set):
+def app_process(tmp_path_factory, course_set, tiny_checkpoint, make_course_set, free_port):
     """`python app.py` in its own process: a request that holds the interpreter (a regex holds the
     GIL) must freeze only that process, so that the test can time it and fail rather than hang."""
     tmp = tmp_path_factory.mktemp("hostile-process")
@@ -438,6 +431,7 @@ def app_process(tmp_path_factory, course_set, tiny_checkpoint, make_course_set):
     proc.wait(10)
 
 
+@pytest.mark.slow   # the app in its own process
 @pytest.mark.parametrize("case", LONG_TEXT, ids=[c[0] for c in LONG_TEXT])
 def test_a_megabyte_of_text_gets_a_quick_short_answer(app_process, tmp_path, case):
     """Each entry that takes text, sent 1 MB of it: a one-line answer of at most MESSAGE_LIMIT
@@ -544,7 +538,7 @@ def test_calls_leave_no_empty_temporary_files(app_run, tmp_path):
     assert empty_files_in(get_upload_folder()) == before
 
 
-def test_uploads_are_deleted_on_gradios_schedule(app_run, tmp_path):
+def test_uploads_are_deleted_on_gradios_schedule(app_run, tmp_path, free_port):
     """One anonymous request stored 135 MB for ever: now every upload is deleted once old enough
     (delete_cache; the app's own is every 10 min, older than 1 h; here every 1 s, older than 1 s)."""
     import app
@@ -881,7 +875,7 @@ def test_a_click_the_page_cannot_send_gets_one_line(app_run, element, shape, wha
 
 
 @pytest.fixture(scope="module")
-def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint):
+def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint, free_port):
     """The app with two checkpoints (copies of the tiny one), so that Compare's slice finder has rows."""
     import shutil
     import app
