@@ -25,8 +25,6 @@ import json
 import os
 import platform
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,22 +32,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_app import App, cpu_seconds, free_port   # scripts/bench_app.py, beside this one
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 3.0
 TARGET_P50_MS = 125.0
-
-
-def cpu_seconds(pid: int | None = None) -> float | None:
-    """User + system CPU seconds of process `pid` (this one if None), from /proc; None elsewhere."""
-    if pid is None:
-        t = os.times()
-        return t.user + t.system
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def measured(app, fn, *args) -> dict:
@@ -61,12 +48,6 @@ def measured(app, fn, *args) -> dict:
     figures["app_cpu_ms_per_request"] = None if server0 is None else round((server1 - server0) / n * 1000, 1)
     figures["client_cpu_ms_per_request"] = round((client1 - client0) / n * 1000, 1)
     return figures
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
@@ -89,63 +70,8 @@ def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
 
 def checkpoint_names(specs) -> list[str]:
     sys.path.insert(0, str(REPO))
-    from digitsum.app.service import discover_checkpoints
+    from digitsum.app.checkpoints import discover_checkpoints
     return list(discover_checkpoints(specs))
-
-
-class App:
-    """The app as a child process; its output is read in a thread (and echoed with --verbose)."""
-
-    def __init__(self, args, workdir: Path, port: int):
-        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-        if args.torch_threads:
-            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.torch_threads)
-        cache = Path(args.cache_dir).resolve() if args.cache_dir else workdir / "cache"
-        self.command = [sys.executable, str(Path(args.app).resolve()), "--checkpoints",
-                        *[str(Path(c).resolve()) for c in args.checkpoints], "--port", str(port),
-                        "--labels-db", str(workdir / "labels.db"), "--cache-dir", str(cache),
-                        "--exports-dir", str(workdir / "exports")]
-        self.lines: list[str] = []
-        self.changed = threading.Condition()
-        self.verbose = args.verbose
-        self.proc = subprocess.Popen(self.command, cwd=workdir, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if self.verbose:
-                print(f"  app | {line.rstrip()}", flush=True)
-            with self.changed:
-                self.lines.append(line.rstrip())
-                self.changed.notify_all()
-        with self.changed:
-            self.changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float) -> str | None:
-        """The first output line matching `pattern` (regex), waiting up to `timeout` s; None if none."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self.changed:
-            while True:
-                for line in self.lines[seen:]:
-                    if re.search(pattern, line):
-                        return line
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    return None
-                self.changed.wait(min(left, 1.0))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def one_request(client, images, k: int, checkpoint: str):
@@ -168,20 +94,35 @@ def one_request(client, images, k: int, checkpoint: str):
     return seconds, None, result["sum"] == true_sum
 
 
-def summary(latencies: list[float], errors: list[str], rights: list, wall: float, users: int) -> dict:
-    ms = np.array(latencies) * 1000
-    done = len(latencies)
-    return {
-        "users": users, "requests": done, "errors": len(errors),
-        "error_examples": sorted(set(errors))[:5],
-        "seconds": round(wall, 3),
-        "requests_per_second": round(done / wall, 2) if wall > 0 else None,
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p90_ms": round(float(np.percentile(ms, 90)), 1),
-        "p99_ms": round(float(np.percentile(ms, 99)), 1),
-        "mean_ms": round(float(ms.mean()), 1),
-        "sums_right": int(sum(1 for r in rights if r)), "answered": int(sum(1 for r in rights if r is not None)),
-    }
+class Tally:
+    """The requests of a run as they end (from any thread): latencies, errors, right sums."""
+
+    def __init__(self):
+        self.latencies, self.errors, self.rights = [], [], []
+        self.lock = threading.Lock()
+
+    def add(self, seconds: float, error: str | None, right) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            self.rights.append(right)
+            if error:
+                self.errors.append(error)
+
+    def summary(self, wall: float, users: int) -> dict:
+        ms = np.array(self.latencies) * 1000
+        done = len(self.latencies)
+        return {
+            "users": users, "requests": done, "errors": len(self.errors),
+            "error_examples": sorted(set(self.errors))[:5],
+            "seconds": round(wall, 3),
+            "requests_per_second": round(done / wall, 2) if wall > 0 else None,
+            "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p90_ms": round(float(np.percentile(ms, 90)), 1),
+            "p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "mean_ms": round(float(ms.mean()), 1),
+            "sums_right": int(sum(1 for r in self.rights if r)),
+            "answered": int(sum(1 for r in self.rights if r is not None)),
+        }
 
 
 # ssl_verify=False: the app is plain http on 127.0.0.1, and with verification on, gradio_client builds
@@ -194,33 +135,23 @@ def run_one_user(url, images, n, warmup, checkpoint) -> dict:
     client = Client(url, verbose=False, ssl_verify=False)
     for k in range(warmup):
         one_request(client, images, k, checkpoint)
-    latencies, errors, rights = [], [], []
+    tally = Tally()
     start = time.perf_counter()
     for k in range(n):
-        seconds, error, right = one_request(client, images, k, checkpoint)
-        latencies.append(seconds)
-        rights.append(right)
-        if error:
-            errors.append(error)
-    return summary(latencies, errors, rights, time.perf_counter() - start, 1)
+        tally.add(*one_request(client, images, k, checkpoint))
+    return tally.summary(time.perf_counter() - start, 1)
 
 
 def run_many_users(url, images, users, per_user, checkpoint) -> dict:
     from gradio_client import Client
     clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(users)]   # connected before the clock starts
-    latencies, errors, rights = [], [], []
-    lock = threading.Lock()
+    tally = Tally()
     go = threading.Barrier(users + 1)
 
     def user(u):
         go.wait()
         for k in range(per_user):
-            seconds, error, right = one_request(clients[u], images, u * per_user + k, checkpoint)
-            with lock:
-                latencies.append(seconds)
-                rights.append(right)
-                if error:
-                    errors.append(error)
+            tally.add(*one_request(clients[u], images, u * per_user + k, checkpoint))
     threads = [threading.Thread(target=user, args=(u,), daemon=True) for u in range(users)]
     for t in threads:
         t.start()
@@ -228,7 +159,7 @@ def run_many_users(url, images, users, per_user, checkpoint) -> dict:
     start = time.perf_counter()
     for t in threads:
         t.join()
-    return summary(latencies, errors, rights, time.perf_counter() - start, users)
+    return tally.summary(time.perf_counter() - start, users)
 
 
 def print_table(one: dict, many: dict, ratio: float):
@@ -295,15 +226,7 @@ def main(argv=None) -> int:
                 return 2
             ready_s = time.perf_counter() - started
             print(f"app ready in {ready_s:.1f} s: {ready}", flush=True)
-            scored = None
-            if args.scoring_timeout > 0:   # every checkpoint's, so that none shares the CPU with the measurement
-                deadline = time.monotonic() + args.scoring_timeout
-                for name in checkpoint_names(args.checkpoints):
-                    scored = app.wait_for(rf"scored {re.escape(name)} in ", max(deadline - time.monotonic(), 0))
-                    print(f"background scoring: {scored or f'{name}: not seen (measuring anyway, while it may run)'}",
-                          flush=True)
-                    if scored is None:
-                        break
+            scored = wait_for_scoring(app, args) if args.scoring_timeout > 0 else None
             url = f"http://127.0.0.1:{port}/"
             one = measured(app, run_one_user, url, images, args.requests, args.warmup, args.checkpoint)
             many = measured(app, run_many_users, url, images, args.users, args.per_user, args.checkpoint)
@@ -316,22 +239,42 @@ def main(argv=None) -> int:
     print(f"conditions: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load_after[0]:.1f} after "
           f"(other processes count), torch threads {args.torch_threads or 'default'}, checkpoint {args.checkpoint}")
     if args.json:
-        figures = {
-            "one_user": one, "many_users": many, "throughput_ratio": round(ratio, 2),
-            "targets": {"ratio": TARGET_RATIO, "p50_ms": TARGET_P50_MS,
-                        "ratio_met": ratio >= TARGET_RATIO and many["errors"] == 0,
-                        "p50_met": one["p50_ms"] <= TARGET_P50_MS},
-            "conditions": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": load_after,
-                           "torch_threads": args.torch_threads or None, "machine": platform.platform(),
-                           "python": platform.python_version(), "checkpoint": args.checkpoint,
-                           "app": str(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
-                           "scoring_done_before_measuring": scored is not None,
-                           "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+        write_figures(args, one, many, ratio, (load_before, load_after), ready_s, scored is not None)
     return 0
+
+
+def wait_for_scoring(app, args) -> str | None:
+    """Wait for the app's background scoring with every checkpoint (so that none shares the CPU with
+    the measurement), at most --scoring-timeout s in all -> the last 'scored' line, None if one was
+    not seen in time."""
+    scored = None
+    deadline = time.monotonic() + args.scoring_timeout
+    for name in checkpoint_names(args.checkpoints):
+        scored = app.wait_for(rf"scored {re.escape(name)} in ", max(deadline - time.monotonic(), 0))
+        print(f"background scoring: {scored or f'{name}: not seen (measuring anyway, while it may run)'}",
+              flush=True)
+        if scored is None:
+            break
+    return scored
+
+
+def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready_s: float, scored: bool) -> None:
+    """The figures, the targets and the conditions of the run, as JSON in --json."""
+    figures = {
+        "one_user": one, "many_users": many, "throughput_ratio": round(ratio, 2),
+        "targets": {"ratio": TARGET_RATIO, "p50_ms": TARGET_P50_MS,
+                    "ratio_met": ratio >= TARGET_RATIO and many["errors"] == 0,
+                    "p50_met": one["p50_ms"] <= TARGET_P50_MS},
+        "conditions": {"cpus": os.cpu_count(), "load_average_before": loads[0], "load_average_after": loads[1],
+                       "torch_threads": args.torch_threads or None, "machine": platform.platform(),
+                       "python": platform.python_version(), "checkpoint": args.checkpoint,
+                       "app": str(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
+                       "scoring_done_before_measuring": scored,
+                       "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":
