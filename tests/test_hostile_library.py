@@ -1,7 +1,6 @@
 """Hostile inputs to the library: each case is an input, the public function it goes to, and the
 clear answer expected (a right result, or a one-line DigitsumError). The CLI cases are in
 test_hostile_cli.py and the app's in test_hostile_app.py."""
-import io
 import json
 import os
 import sys
@@ -14,12 +13,12 @@ from safetensors.torch import load_file, save_file
 
 from digitsum.storage.atomic import atomic_folder
 from digitsum.storage.checkpoint import load_checkpoint, save_checkpoint
-from digitsum.errors import BlankImageError, CheckpointError, DataError, DigitsumError
+from digitsum.errors import BlankImageError, CheckpointError, DataError
 from digitsum.storage.labeldb import parse_digits
 from digitsum.data.mnist import load_mnist
 from digitsum.models.net import create_model
 from digitsum.reading.predict import NotFourDigitsError, predict_image
-from digitsum.reading.preprocess import MAX_PIXELS, WORK_PIXELS, fit_to_canvas, load_image_file, to_gray
+from digitsum.reading.preprocess import WORK_PIXELS, fit_to_canvas, load_image_file, to_gray
 
 SHIPPED = "checkpoints/digitsum-reader"
 

@@ -9,7 +9,7 @@ thickness, faint ink, blur, noise), all as batched tensor ops so it runs on the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch

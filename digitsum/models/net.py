@@ -136,14 +136,6 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
     def reads_positions(self) -> bool:
         return self.head_kind == "centers"
 
-    def digit_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> (digit logits (B, 4, 10), x-centres in canvas px (B, 4) or None for slot heads)."""
-        if self.head_kind == "centers":
-            return reader.read_padded(self, images)[:2]
-        if self.head_kind != "digits":
-            raise ValueError(f"a {self.head_kind!r} head predicts no digits")
-        return self(images).float(), None
-
     @torch.no_grad()
     def read(self, images: torch.Tensor) -> Reading:
         """-> a Reading: digits, sum, and (readers only) where each digit was read and how strong
