@@ -101,7 +101,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path, course_set):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--steps", "0"], "--steps must be positive"),
+    (["--steps", "0"], "argument --steps: must be positive"),
     (["--real", "/no/such/dir"], "/no/such/dir: no such file"),
     (["--synthetic-fraction", "1.5"], "synthetic-fraction"),
     (["--synthetic-fraction", "0"], "no training data"),

@@ -1,35 +1,29 @@
 """`python -m train [--task sums|mnist] ...`: four-digit sums (the default) or single MNIST digits."""
 import sys
 
+from digitsum.errors import DigitsumError
+from digitsum.flags import OneLineParser
 
-def _split_task(argv: list[str]) -> tuple[str | None, list[str]]:
-    """Take `--task X` / `--task=X` out of argv: -> (X or None when absent or valueless, the rest)."""
-    rest, task = [], "sums"
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--task":
-            if i + 1 >= len(argv):
-                return None, rest
-            task, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--task="):
-            task = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
-    return task, rest
+TASKS = ("sums", "mnist")
+
+
+def task_parser() -> OneLineParser:
+    """Reads --task alone and leaves every other flag, -h included, to the chosen task's own parser
+    (no help of its own; no abbreviations, which could take a task's flag for --task)."""
+    p = OneLineParser(prog="python -m train", add_help=False, allow_abbrev=False)
+    p.add_argument("--task", choices=TASKS, default="sums")
+    return p
 
 
 def run(argv=None) -> int:
-    task, rest = _split_task(list(sys.argv[1:] if argv is None else argv))
-    if task == "mnist":
+    try:
+        chosen, rest = task_parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    except DigitsumError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if chosen.task == "mnist":
         from .mnist_task import cli as mnist_cli
         return mnist_cli(rest)
-    if task != "sums":
-        shown = "nothing" if task is None else repr(task)
-        print(f"error: --task must be sums (the default) or mnist, not {shown}", file=sys.stderr)
-        return 2
     from .main import cli
     return cli(rest)
 

@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from digitsum.flags import OneLineParser, check_device, check_output_folder
+from digitsum.flags import (OneLineParser, check_device, check_output_folder, nonnegative_float, nonnegative_int,
+                            positive_float, positive_int)
 from digitsum.errors import DigitsumError
 
 MEAN, STD = 0.1307, 0.3081   # MNIST train pixels
@@ -69,35 +70,25 @@ def parser() -> argparse.ArgumentParser:
                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", choices=sorted(MNIST_MODELS), default="cnn2")
     p.add_argument("--epochs", type=float, default=12.0, help="passes over the training digits")
-    p.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs when > 0)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine to 0)")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--train-limit", type=int, default=0, help="use the first N MNIST train digits (0 = all 60,000)")
-    p.add_argument("--test-limit", type=int, default=0, help="score the first N MNIST test digits (0 = all 10,000)")
+    p.add_argument("--steps", type=nonnegative_int, default=0, help="optimizer steps (overrides --epochs when > 0)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (cosine to 0)")
+    p.add_argument("--weight-decay", type=nonnegative_float, default=0.0)
+    p.add_argument("--train-limit", type=nonnegative_int, default=0,
+                   help="use the first N MNIST train digits (0 = all 60,000)")
+    p.add_argument("--test-limit", type=nonnegative_int, default=0,
+                   help="score the first N MNIST test digits (0 = all 10,000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=nonnegative_int, default=0, help="CPU threads (0 = torch default)")
     p.add_argument("--out", type=Path, default=Path("runs/mnist"), help="run folder: metrics.json, model.safetensors")
     return p
 
 
 def parse(argv=None) -> argparse.Namespace:
     a = parser().parse_args(argv)
-    if a.epochs <= 0 and a.steps <= 0:
+    if a.epochs <= 0 and a.steps == 0:   # steps above 0 override --epochs, whatever it says
         raise DigitsumError("--epochs (or --steps) must be positive")
-    if a.steps < 0:
-        raise DigitsumError("--steps must not be negative")
-    if a.batch_size <= 0:
-        raise DigitsumError("--batch-size must be positive")
-    if a.lr <= 0:
-        raise DigitsumError("--lr must be positive")
-    if a.weight_decay < 0:
-        raise DigitsumError("--weight-decay must not be negative")
-    if a.train_limit < 0 or a.test_limit < 0:
-        raise DigitsumError("--train-limit and --test-limit must not be negative (0 = all)")
-    if a.threads < 0:
-        raise DigitsumError("--threads must not be negative (0 = torch's default)")
     check_device(a.device)
     check_output_folder("--out", a.out)
     return a

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from digitsum.storage.atomic import recover
-from digitsum.flags import OneLineParser, check_device, check_output_folder
+from digitsum.flags import (OneLineParser, check_device, check_output_folder, fraction, nonnegative_float,
+                            nonnegative_int, positive_float, positive_int)
 from digitsum.errors import DigitsumError
 from digitsum.models.net import DEFAULT_MODEL, MODELS
 from digitsum.data.synth import AUGMENTS, LAYOUTS
@@ -22,6 +23,18 @@ PRESETS = {
     "gpu": {"model": "reader_deep", "batch_size": 512, "lr": 3e-3, "steps": 6000, "warmup_steps": 300,
             "font_digits": 0.1, "eval_every": 1000},
 }
+
+
+def batch_share(text: str) -> float:
+    """--synthetic-fraction: a share of each batch, in [0, 1] (1 = synthetic only), where the flags'
+    `fraction` stops below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0.0 <= value <= 1.0:   # NaN too
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], not {text}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,21 +55,21 @@ def parser() -> argparse.ArgumentParser:
                    help="course-format set with digits*.npy, used with DIGIT labels; repeatable")
     g.add_argument("--labels-db", type=Path, help="the app's SQLite labels database: its saved images, with digit labels")
     g.add_argument("--val", type=Path, help="course-format set (with digits*.npy if any) for evaluation during training")
-    g.add_argument("--val-limit", type=int, default=2000, help="use at most this many validation images")
-    g.add_argument("--synthetic-fraction", type=float, default=0.5,
+    g.add_argument("--val-limit", type=nonnegative_int, default=2000, help="use at most this many validation images")
+    g.add_argument("--synthetic-fraction", type=batch_share, default=0.5,
                    help="share of each batch drawn from the synthetic generator (1 = synthetic only)")
     g.add_argument("--layout", choices=sorted(LAYOUTS), default="wide", help="synthetic layout preset")
     g.add_argument("--augment", choices=sorted(AUGMENTS), default="wide", help="synthetic augmentation preset")
-    g.add_argument("--font-digits", type=float, default=0.0,
+    g.add_argument("--font-digits", type=fraction, default=0.0,
                    help="share of the synthetic generator's digit pool that is printed digits of matplotlib's "
                         "fonts (digitsum.data.fontdigits), the rest MNIST train digits")
-    g.add_argument("--pen-digits", type=float, default=0.0,
+    g.add_argument("--pen-digits", type=fraction, default=0.0,
                    help="share of the digit pool that is other writers' pen trajectories (UCI pendigits, "
                         "digitsum.data.strokedigits), drawn with random pens")
-    g.add_argument("--style-digits", type=float, default=0.0,
+    g.add_argument("--style-digits", type=fraction, default=0.0,
                    help="share of the digit pool drawn by the stroke synthesizer of styles MNIST lacks "
                         "(flagged 1, crossed 7, open 4, round 6 and 9, looped 2, ...; digitsum.data.strokedigits)")
-    g.add_argument("--hand-digits", type=float, default=0.0,
+    g.add_argument("--hand-digits", type=fraction, default=0.0,
                    help="share of the digit pool that is digits of handwriting fonts from the npm registry "
                         "(digitsum.data.handfonts; fetched once, verified, into .cache/digitsum/hand-fonts)")
     g.add_argument("--sum-loss-weight", type=float, default=1.0, help="weight of the loss on sum-only labels")
@@ -65,31 +78,31 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
     g.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights (fine-tuning); "
                    "its trunk and head must match --model")
-    g.add_argument("--steps", type=int, default=3000)
-    g.add_argument("--batch-size", type=int, default=128, help="per process")
+    g.add_argument("--steps", type=positive_int, default=3000)
+    g.add_argument("--batch-size", type=positive_int, default=128, help="per process")
     g.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
-    g.add_argument("--lr", type=float, default=2e-3)
-    g.add_argument("--weight-decay", type=float, default=0.05)
+    g.add_argument("--lr", type=positive_float, default=2e-3)
+    g.add_argument("--weight-decay", type=nonnegative_float, default=0.05)
     g.add_argument("--schedule", choices=["cosine", "onecycle", "constant"], default="cosine")
-    g.add_argument("--warmup-steps", type=int, default=200)
-    g.add_argument("--label-smoothing", type=float, default=0.05)
-    g.add_argument("--clip-grad", type=float, default=2.0, help="max gradient norm (0 = off)")
-    g.add_argument("--ema-decay", type=float, default=0.999,
+    g.add_argument("--warmup-steps", type=nonnegative_int, default=200)
+    g.add_argument("--label-smoothing", type=fraction, default=0.05)
+    g.add_argument("--clip-grad", type=nonnegative_float, default=2.0, help="max gradient norm (0 = off)")
+    g.add_argument("--ema-decay", type=fraction, default=0.999,
                    help="EMA decay per 128 training images (0 disables EMA). A step of B images per process on "
                         "W processes decays by 1 - min(1, (1 - DECAY) * B * W / 128), as torchvision's references "
                         "scale it, so the average spans the same number of images whatever the batch and GPU count")
-    g.add_argument("--ema-warmup", type=int, default=100,
+    g.add_argument("--ema-warmup", type=nonnegative_int, default=100,
                    help="after t updates the decay is at most (1+t)/(WARMUP+t), so the average leaves the random init")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    g.add_argument("--threads", type=nonnegative_int, default=0, help="CPU threads (0 = torch default)")
     g = p.add_argument_group("output")
     g.add_argument("--out", type=Path, default=Path("runs/default"), help="run folder: state, logs, plots")
     g.add_argument("--export", type=Path, help="also write the best EMA checkpoint here (Hugging Face layout)")
     g.add_argument("--test", type=Path, action="append", default=[],
                    help="course-format test set scored by the exported checkpoint, for its model card; repeatable")
-    g.add_argument("--eval-every", type=int, default=250)
+    g.add_argument("--eval-every", type=positive_int, default=250)
     g.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     g.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (kept as it is until the new run's first save)")
@@ -149,31 +162,17 @@ def defaults_as_flags(p: argparse.ArgumentParser, defaults: dict, path: str) -> 
 
 
 def validate(a: argparse.Namespace) -> None:
+    """What the flags' types cannot check alone: flags that must agree, and the files and folders."""
     def need(ok: bool, message: str):
         if not ok:
             raise DigitsumError(message)
-    need(a.steps > 0, "--steps must be positive")
-    need(a.batch_size > 0, "--batch-size must be positive")
-    need(0.0 <= a.synthetic_fraction <= 1.0, "--synthetic-fraction must lie in [0, 1]")
     need(a.synthetic_fraction > 0 or a.real or a.real_digits or a.labels_db,
          "no training data: give --real, --real-digits or --labels-db, or a --synthetic-fraction above 0")
     need(a.synthetic_fraction < 1 or not (a.real or a.real_digits or a.labels_db),
          "--synthetic-fraction 1 leaves no room for the real data given; lower it")
-    need(0.0 <= a.font_digits < 1.0, "--font-digits must lie in [0, 1)")
-    need(0.0 <= a.pen_digits < 1.0, "--pen-digits must lie in [0, 1)")
-    need(0.0 <= a.style_digits < 1.0, "--style-digits must lie in [0, 1)")
-    need(0.0 <= a.hand_digits < 1.0, "--hand-digits must lie in [0, 1)")
     need(a.font_digits + a.pen_digits + a.style_digits + a.hand_digits < 1.0,
          "--font-digits, --pen-digits, --style-digits and --hand-digits together must leave room for MNIST's "
          "digits (sum below 1)")
-    need(a.lr > 0, "--lr must be positive")
-    need(0.0 <= a.ema_decay < 1.0, "--ema-decay must lie in [0, 1)")
-    need(0.0 <= a.label_smoothing < 1.0, "--label-smoothing must lie in [0, 1)")
-    need(a.eval_every > 0, "--eval-every must be positive")
-    need(a.warmup_steps >= 0 and a.clip_grad >= 0 and a.weight_decay >= 0, "warm-up, clipping and decay must not be negative")
-    need(a.ema_warmup >= 0, "--ema-warmup must not be negative")   # below 0 the EMA decay divides by zero
-    need(a.val_limit >= 0, "--val-limit must not be negative (0 = all)")
-    need(a.threads >= 0, "--threads must not be negative (0 = torch's default)")
     check_device(a.device)
     # outputs written after the training must be writable before it starts
     check_output_folder("--out", a.out)
