@@ -38,7 +38,7 @@ def _seeds(*args, timeout=240):
 
 
 def test_smoke_budget_writes_the_table_and_resumes(tmp_path, data_root, capsys):
-    from train.experiments import cli
+    from train.experiments.cli import cli
     out = tmp_path / "seeds"
     only = ["--only", "convnet4-sum37", "--only", "mnist-mlp"]
     r = _seeds("--budget", "smoke", "--out", out, "--data", data_root, "--threads", 2, *only)
@@ -71,7 +71,7 @@ def test_smoke_budget_writes_the_table_and_resumes(tmp_path, data_root, capsys):
 
 
 def test_reader_mnist_reads_each_test_digit_once(tmp_path, capsys):
-    from train.experiments import cli
+    from train.experiments.cli import cli
     out = tmp_path / "reader"
     assert cli(["reader-mnist", "--checkpoint", str(ROOT / "checkpoints" / "digitsum-reader"), "--digits", "42",
                 "--out", str(out)]) == 0
@@ -82,7 +82,8 @@ def test_reader_mnist_reads_each_test_digit_once(tmp_path, capsys):
 
 @pytest.mark.parametrize("budget", ["smoke", "cpu", "gpu"])
 def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
-    from train.experiments import SYSTEMS, cli
+    from train.experiments.cli import cli
+    from train.experiments.systems import SYSTEMS
     assert cli(["seeds", "--budget", budget, "--out", str(tmp_path / "plan"), "--dry-run"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("python -m train")]
     assert len(lines) == len(SYSTEMS)
@@ -98,7 +99,7 @@ def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
 
 def test_bad_flags_are_one_line_errors(tmp_path, capsys):
     from train.__main__ import run
-    from train.experiments import cli
+    from train.experiments.cli import cli
     for argv in (["--task", "bogus"], ["--task"], ["--task", "mnist", "--model", "nope"],
                  ["--task", "mnist", "--steps", "-1"], ["--task=mnist", "--batch-size", "0"]):
         assert run(argv) == 2, argv
@@ -158,7 +159,7 @@ def test_vgg_trunk_is_frozen_and_takes_imagenet_features():
 @pytest.mark.skipif(not os.environ.get("DIGITSUM_FULL_SMOKE"), reason="the whole smoke budget takes minutes; "
                     "set DIGITSUM_FULL_SMOKE=1")
 def test_whole_smoke_budget(tmp_path, data_root):
-    from train.experiments import SYSTEMS
+    from train.experiments.systems import SYSTEMS
     r = _seeds("--budget", "smoke", "--out", tmp_path / "all", "--data", data_root, "--threads", 2, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     entries = json.loads((tmp_path / "all" / "results.json").read_text())

@@ -1,0 +1,202 @@
+"""What each system of the seeds' table runs: the budgets (steps, batches, set sizes), and each
+system's `python -m train` flags, its settings and notes as the table shows them (a `Plan`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]   # the repository: checkpoints/, data/, where the runs start
+ANCHORS = "neuro-symbolic anchors on sums of four MNIST images: DeepProbLog 95.2 %, DeepStochLog 96.4 % sum accuracy"
+NO_WEIGHTS = "trained from scratch: no pretrained weights offline (give --pretrained PATH)"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much every system gets at one budget: steps and batches, and the sizes of the sets."""
+    name: str
+    real_n: int            # real-train images (sums only)
+    test_n: int            # first N of the test set
+    val_limit: int
+    steps: dict            # system group -> optimizer steps
+    batch: int             # images a step, every four-digit system alike
+    mnist_steps: dict      # MNIST model -> steps
+    mnist_batch: int
+    mnist_train_limit: int
+    mnist_test_limit: int
+    reader_digits: int     # MNIST test digits the default reader reads (a multiple of 4)
+    stand_in: bool         # ResNet-50 rows run resnet_small_sum37 unless ImageNet weights are given
+    mnist_test_limits: dict = field(default_factory=dict)   # MNIST model -> its own test limit
+
+
+BUDGETS = {
+    "smoke": Budget("smoke", real_n=256, test_n=64, val_limit=32,
+                    steps=dict(convnet=3, resnet=2, naive=2, regression=2, vgg=2, sums_only=2),
+                    batch=8,
+                    mnist_test_limits=dict(resnet50=32),
+                    mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet50=1), mnist_batch=8,
+                    mnist_train_limit=512, mnist_test_limit=64, reader_digits=64, stand_in=True),
+    "cpu": Budget("cpu", real_n=20000, test_n=2000, val_limit=500,
+                  steps=dict(convnet=200, resnet=100, naive=100, regression=100, vgg=100, sums_only=120),
+                  batch=32,
+                  mnist_test_limits=dict(resnet50=2000),
+                  mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet50=20), mnist_batch=64,
+                  mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
+    # the seeds' settings: 128-image batches, tens of epochs over 30k real images; 100k naive samples
+    "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
+                  steps=dict(convnet=4700, resnet=7000, naive=3910, regression=4700, vgg=4700, sums_only=7000),
+                  batch=128,
+                  mnist_steps=dict(mlp=9375, cnn2=5625, cnn_k1=4690, cnn_k5=4690, resnet50=4690), mnist_batch=128,
+                  mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=False),
+}
+
+
+@dataclass
+class SeedsRun:
+    """What every system of one `seeds` call shares: where it writes, its budget, the data sets and
+    ImageNet weights it found or made, and the flags passed to every run."""
+    out: Path
+    budget: Budget
+    data: dict = field(default_factory=dict)        # "real", "val", "test" -> folders
+    pretrained: dict = field(default_factory=dict)  # "resnet50", "vgg11" -> state_dict files
+    pretrained_notes: list = field(default_factory=list)
+    device: str = "auto"
+    threads: int = 0
+    dry_run: bool = False
+
+
+@dataclass
+class Plan:
+    """One system's run, as its plan function makes it for a `SeedsRun`."""
+    argv: list             # after `python -m train`
+    model: str
+    settings: str
+    notes: list
+    init_from: str | None = None    # "resnet50" / "vgg11": build an --init folder from ImageNet weights
+
+
+def _common(seeds: SeedsRun, group: str, name: str) -> list:
+    b = seeds.budget
+    steps = b.steps[group]
+    argv = ["--steps", steps, "--batch-size", b.batch, "--val", seeds.data["val"], "--val-limit", b.val_limit,
+            "--test", seeds.data["test"], "--eval-every", max(1, steps // 2), "--warmup-steps", min(200, steps // 10),
+            "--seed", 0, "--device", seeds.device, "--out", seeds.out / "runs" / name,
+            "--export", seeds.out / "checkpoints" / name, "--half"]
+    if seeds.threads:
+        argv += ["--threads", seeds.threads]
+    return argv
+
+
+def _real_only(seeds: SeedsRun) -> list:
+    return ["--real", seeds.data["real"], "--synthetic-fraction", 0]
+
+
+def plan_convnet(seeds: SeedsRun, name: str) -> Plan:
+    argv = ["--model", "convnet4_sum37", *_real_only(seeds), *_common(seeds, "convnet", name)]
+    return Plan(argv, "convnet4_sum37", "4-layer ConvNet, 37-way sum softmax, real sum labels only, train defaults "
+                "(AdamW 2e-3, wd 0.05, EMA 0.999, label smoothing 0.05)", [])
+
+
+def _plan_resnet(seeds: SeedsRun, name: str, ema: float) -> Plan:
+    weights = "resnet50" in seeds.pretrained
+    model = "resnet50_sum37" if weights or not seeds.budget.stand_in else "resnet_small_sum37"
+    notes = []
+    if model != "resnet50_sum37":
+        notes.append(f"{seeds.budget.name} budget: resnet_small (one block a stage) stands in for ResNet-50, which "
+                     "needs minutes a batch at 40x168 on this CPU; the gpu budget runs resnet50_sum37")
+    notes.append("from ImageNet weights (--pretrained)" if weights else NO_WEIGHTS)
+    notes.append("AdamW (decoupled decay) where the seed had Adam with L2 1e-4")
+    ema_flags = ["--ema-decay", 0]
+    if ema:   # the seed's 0.99 per step; train's --ema-decay is per 128 images
+        batch = seeds.budget.batch
+        ema_flags = ["--ema-decay", round(1 - (1 - ema) * 128 / batch, 6), "--ema-warmup", 10]
+        notes.append(f"EMA {ema} per step of {batch} images (--ema-decay {ema_flags[1]} per 128 images), warm-up 10 steps")
+    argv = ["--model", model, *_real_only(seeds), "--lr", "1e-3", "--weight-decay", "1e-4", *ema_flags,
+            "--label-smoothing", 0, *_common(seeds, "resnet", name)]
+    settings = f"{model}, real sum labels only, AdamW 1e-3, wd 1e-4, " + (f"EMA {ema}" if ema else "no EMA")
+    return Plan(argv, model, settings, notes, init_from="resnet50" if weights else None)
+
+
+def plan_resnet_noema(seeds: SeedsRun, name: str) -> Plan:
+    return _plan_resnet(seeds, name, 0)
+
+
+def plan_resnet_ema(seeds: SeedsRun, name: str) -> Plan:
+    return _plan_resnet(seeds, name, 0.99)
+
+
+def plan_naive(seeds: SeedsRun, name: str) -> Plan:
+    model = "resnet_small" if seeds.budget.name != "gpu" else "resnet18"
+    b = seeds.budget
+    seen = b.steps["naive"] * b.batch
+    argv = ["--model", model, "--synthetic-fraction", 1, "--layout", "naive", "--augment", "none",
+            *_common(seeds, "naive", name)]
+    notes = [f"{seen:,} freshly drawn naive images ({b.steps['naive']} x {b.batch}); the seed: a fixed 100k set"]
+    return Plan(argv, model, f"{model}, four digit heads, synthetic only: naive 28 px side-by-side concatenations "
+                "of MNIST train digits, no augmentation", notes)
+
+
+def plan_course(seeds: SeedsRun, name: str) -> Plan:
+    """The naive row's control: the same model and steps on course-layout synthetic images."""
+    model = "resnet_small" if seeds.budget.name != "gpu" else "resnet18"
+    argv = ["--model", model, "--synthetic-fraction", 1, "--layout", "course", "--augment", "none",
+            *_common(seeds, "naive", name)]
+    return Plan(argv, model, f"{model}, four digit heads, synthetic only: course-layout images of MNIST train "
+                "digits, no augmentation; the same steps as the naive row", ["our control for the naive row"])
+
+
+def plan_regression(seeds: SeedsRun, name: str) -> Plan:
+    argv = ["--model", "resnet_small_regression", *_real_only(seeds), *_common(seeds, "regression", name)]
+    return Plan(argv, "resnet_small_regression", "resnet_small, one regression output, real sum labels only, "
+                "prediction rounded to the nearest sum",
+                ["loss: train's smooth L1 (Huber, beta 1) where the seed had MSE; the two agree within 1 of the "
+                 "target, smooth L1 is gentler on the early large errors"])
+
+
+def plan_vgg(seeds: SeedsRun, name: str) -> Plan:
+    weights = "vgg11" in seeds.pretrained
+    argv = ["--model", "vgg11_frozen_digits", "--real", seeds.data["real"], "--synthetic-fraction", 0.5,
+            "--layout", "course", "--augment", "train", *_common(seeds, "vgg", name)]
+    notes = ["from ImageNet weights (--pretrained): frozen ImageNet features" if weights else
+             "random frozen features: no ImageNet weights offline (give --pretrained PATH), so only the adapter "
+             "and the head learn, on top of random convolutions"]
+    return Plan(argv, "vgg11_frozen_digits", "vgg11 convolutions to the 3rd pool (frozen), learned 1x1 1->3 channel "
+                "adapter, four digit heads; half real sums, half course-layout synthetic with digits", notes,
+                init_from="vgg11" if weights else None)
+
+
+def plan_sums_only(seeds: SeedsRun, name: str) -> Plan:
+    argv = ["--model", "resnet_small", *_real_only(seeds), *_common(seeds, "sums_only", name)]
+    return Plan(argv, "resnet_small", "resnet_small, four digit heads trained by the exact-sum likelihood "
+                "(sum_nll) on real sum-labelled images only; no digit label anywhere (real-train has no digits file, "
+                "no synthetic data); digit accuracy measured on the test set's digit labels",
+                [ANCHORS, "our digit accuracy is per digit; their figure is sum accuracy"])
+
+
+def _mnist(seeds: SeedsRun, name: str, model: str) -> Plan:
+    b = seeds.budget
+    argv = ["--task", "mnist", "--model", model, "--steps", b.mnist_steps[model], "--batch-size", b.mnist_batch,
+            "--train-limit", b.mnist_train_limit, "--test-limit", b.mnist_test_limits.get(model, b.mnist_test_limit),
+            "--seed", 0,
+            "--device", seeds.device, "--out", seeds.out / "runs" / name]
+    if seeds.threads:
+        argv += ["--threads", seeds.threads]
+    notes = [] if model != "resnet50" else ["trained from scratch (the seed's starting point is not stated)"]
+    if model == "resnet50" and b.mnist_steps[model] < 200:
+        notes.append(f"only {b.mnist_steps[model]} steps: BatchNorm's running statistics are far from settled, so "
+                     "the eval-mode accuracy lags the training loss (see final_loss in results.json)")
+    return Plan(argv, model, f"MNIST {model}, Adam 1e-3 cosine, {b.mnist_steps[model]} x {b.mnist_batch}", notes)
+
+
+def plan_mnist(model):
+    return lambda seeds, name: _mnist(seeds, name, model)
+
+
+def plan_reader(seeds: SeedsRun, name: str) -> Plan:
+    n = seeds.budget.reader_digits
+    argv = ["reader-mnist", "--checkpoint", ROOT / "checkpoints" / "digitsum-reader", "--digits", n,
+            "--out", seeds.out / "runs" / name]
+    return Plan(argv, "digitsum-reader", f"the default checkpoint, not retrained: {n} MNIST test digits, each read "
+                "once, four to a 40x168 course-layout canvas (digitsum.data.synth course layout, no augmentation), "
+                "per-digit accuracy", [])
+
+
