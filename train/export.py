@@ -13,11 +13,14 @@ from digitsum.storage.checkpoint import load_checkpoint, load_metrics, save_chec
 from digitsum.evaluation.evaluate import evaluate
 
 from .report import MetricsLog, plot_curves
+from .run import Run
 from .state import save_state
 
 
-def card_info(args, command, step, wall, device) -> dict:
-    return {"command": command, "model": args.model, "initialised from": args.init or "random weights",
+def card_info(run: Run, step: int, wall: float) -> dict:
+    """The model card's facts about the run that trained the checkpoint, as of `step`."""
+    args, device = run.args, run.ctx.device
+    return {"command": run.command, "model": args.model, "initialised from": args.init or "random weights",
             "data": f"real sum-only {[str(p) for p in args.real]}, real with digits {[str(p) for p in args.real_digits]}, "
                     f"labels db {args.labels_db}, synthetic fraction {args.synthetic_fraction} "
                     f"(layout {args.layout}, augment {args.augment}, MNIST train digits"
@@ -52,34 +55,35 @@ def validate(model, ema, val, step: int, wall: float) -> dict:
     return record
 
 
-def save_point(args, command, model, ema, optimizer, val, log, step: int, wall: float, best: float,
-               device) -> tuple[dict, float]:
+def save_point(run: Run, val, step: int, wall: float, best: float) -> tuple[dict, float]:
     """Validate, export the EMA weights to OUT/best when they are the best so far, and save the
     resumable state to OUT/last; -> (the validation record, the best score)."""
+    args, model, ema = run.args, run.model, run.ema
     record = validate(model, ema, val, step, wall)
     if val is not None:
-        log.write(record)
+        run.log.write(record)
     score = record.get("ema_sum_accuracy", record.get("raw_sum_accuracy", step))
     if score >= best:
         best = score
         save_checkpoint(ema.module if ema is not None else model, args.out / "best",
-                        card_info(args, command, step, wall, device), {"validation": val_metrics(record)}, half=args.half)
-    save_state(args.out / "last", model=model, ema=ema, optimizer=optimizer,
-               info={"step": step, "wall_seconds": wall, "best": best, "command": command, "model": args.model})
+                        card_info(run, step, wall), {"validation": val_metrics(record)}, half=args.half)
+    save_state(args.out / "last", model=model, ema=ema, optimizer=run.optimizer,
+               info={"step": step, "wall_seconds": wall, "best": best, "command": run.command, "model": args.model})
     return record, best
 
 
-def finish(args, command, device, test_sets) -> None:
+def finish(run: Run, test_sets: dict) -> None:
     """Score the best EMA checkpoint on the test sets, write its card, export it, plot, push."""
+    args = run.args
     best_dir = args.out / "best"
-    model = load_checkpoint(best_dir, device=device)
+    model = load_checkpoint(best_dir, device=run.ctx.device)
     metrics = load_metrics(best_dir)
     for path, data in test_sets.items():
         m = evaluate(model, data.images, data.sums, data.digits, progress=True)   # device: the model's
         metrics[f"test {path.name}"] = {k: v for k, v in m.items() if isinstance(v, float)}
         tqdm.write(f"test {path}: sum accuracy {m['sum_accuracy']:.4f}, digit accuracy {m['digit_accuracy']}")
     info = json.loads((args.out / "last" / "state.json").read_text())
-    card = card_info(args, command, info["step"], info["wall_seconds"], device)
+    card = card_info(run, info["step"], info["wall_seconds"])
     save_checkpoint(model, best_dir, card, metrics, half=args.half)
     if args.export:
         save_checkpoint(model, args.export, card, metrics, half=args.half)

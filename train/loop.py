@@ -17,6 +17,7 @@ from digitsum.models.reader import centre_loss, centre_positions, class_loss, de
 from digitsum.reading.sumdist import sum_nll
 
 from . import distributed
+from .run import Run
 
 LOG_EVERY = 50
 
@@ -98,24 +99,25 @@ def check_finite(loss: torch.Tensor, step: int, ctx) -> None:
         raise DigitsumError(f"the loss became {loss.item()} at step {step}; lower --lr or raise --clip-grad")
 
 
-def train_steps(args, model, train_model, batches, optimizer, scheduler, ema, ctx, log, bar, start: int, stop: int):
+def train_steps(run: Run, batches, bar, start: int, stop: int):
     """Steps start..stop-1 (one stretch between save points); -> the last step's loss (a device tensor)."""
+    args, model, ctx = run.args, run.model, run.ctx
     model.train()
     head = model.head_kind
     seen, last_log = 0, time.perf_counter()
     for step in range(start, stop):
         images, parts = batches.next()
         with autocast(ctx.device):
-            out = train_model(images)
+            out = run.train_model(images)
         loss = compute_loss(args, out, head, parts)
-        optimizer.zero_grad(set_to_none=True)
+        run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if args.clip_grad:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
-        optimizer.step()
-        scheduler.step()
-        if ema is not None:
-            ema.update(model)
+        run.optimizer.step()
+        run.scheduler.step()
+        if run.ema is not None:
+            run.ema.update(model)
         seen += len(images) * ctx.world
         done = step + 1
         if done % LOG_EVERY == 0 or done == args.steps:   # the loop's only syncs
@@ -123,8 +125,8 @@ def train_steps(args, model, train_model, batches, optimizer, scheduler, ema, ct
             if ctx.is_main:
                 rate = seen / (time.perf_counter() - last_log)
                 seen, last_log = 0, time.perf_counter()
-                log.write({"kind": "train", "step": done, "loss": loss.item(), "lr": scheduler.get_last_lr()[0],
-                           "images_per_second": rate})
+                run.log.write({"kind": "train", "step": done, "loss": loss.item(),
+                               "lr": run.scheduler.get_last_lr()[0], "images_per_second": rate})
                 bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
         bar.update()
     check_finite(loss, stop, ctx)   # nothing non-finite is ever saved

@@ -5,7 +5,8 @@ between save points (train; evaluate raw and EMA; export best; save last atomica
 metrics, export, plot. Under torchrun every process trains on its own data stream and rank 0 alone
 writes. One concern per module: data (sources), loop (optimizer, schedule, loss, steps), ema,
 distributed (set-up, errors), export (save points, the final export), state (resume, --init),
-report (metrics log, plot), options (flags, --config, --preset).
+report (metrics log, plot), options (flags, --config, --preset), run (the parts every stretch of
+steps and every save point works on).
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from digitsum.errors import DigitsumError, disk_full, shorten
 from digitsum.models.net import create_model
 
 from . import distributed
-from .data import Batches, LabeledTensors, load_eval_sets, load_real, reseed   # noqa: F401 (re-exported)
+from .data import Batches, load_eval_sets, reseed
 from .ema import EMA
 from .export import finish, save_point
-from .loop import compute_loss, lr_factor, make_optimizer, make_scheduler, train_steps   # noqa: F401
+from .loop import make_optimizer, make_scheduler, train_steps
 from .options import parse
 from .report import MetricsLog
+from .run import Run
 from .state import initial_weights, resume
 
 
@@ -35,19 +37,10 @@ def main(args) -> dict:
         torch.set_num_threads(args.threads)
     command = "python -m train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    reseed(args.seed, 0, 0)   # identical initial weights on every rank
-    model = create_model(args.model).to(ctx.device)
-    if args.init:
-        model.load_state_dict(initial_weights(args.init, model))
-    model = model.to(memory_format=torch.channels_last)   # faster convolutions on GPU and CPU alike
+    model = initial_model(args, ctx)
     optimizer = make_optimizer(args, model, ctx.device)
     ema = EMA(model, args.ema_decay, args.ema_warmup, args.batch_size * ctx.world) if args.ema_decay else None
-    train_model = model
-    if ctx.world > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
-    if args.compile:
-        train_model = torch.compile(train_model)
+    train_model = wrapped(model, args, ctx)
 
     start, wall_before, best = 0, 0.0, -1.0
     if args.resume:   # checked against this command before any data is loaded or anything in OUT written
@@ -62,6 +55,8 @@ def main(args) -> dict:
     if ctx.is_main:
         args.out.mkdir(parents=True, exist_ok=True)
     log.begin(start if args.resume else None)   # OUT/metrics.jsonl itself is replaced at the first save
+    run = Run(args=args, command=command, ctx=ctx, model=model, train_model=train_model, optimizer=optimizer,
+              scheduler=scheduler, ema=ema, log=log)
 
     t0, result = time.perf_counter(), {}
     bar = tqdm(initial=start, total=args.steps, disable=not ctx.is_main, desc="train", dynamic_ncols=True, mininterval=2)
@@ -69,10 +64,10 @@ def main(args) -> dict:
         while start < args.steps:
             stop = min(args.steps, (start // args.eval_every + 1) * args.eval_every)   # the next save point
             batches.reseed(start)   # every stretch's draws depend on its first step alone: resumable
-            train_steps(args, model, train_model, batches, optimizer, scheduler, ema, ctx, log, bar, start, stop)
+            train_steps(run, batches, bar, start, stop)
             wall = wall_before + time.perf_counter() - t0
             if ctx.is_main:
-                result, best = save_point(args, command, model, ema, optimizer, val, log, stop, wall, best, ctx.device)
+                result, best = save_point(run, val, stop, wall, best)
                 log.commit()
                 args.saved_step = stop
             distributed.barrier(ctx)
@@ -82,9 +77,29 @@ def main(args) -> dict:
     finally:
         bar.close()
     if ctx.is_main and start >= args.steps:
-        finish(args, command, ctx.device, test_sets)
+        finish(run, test_sets)
     distributed.teardown(ctx)
     return result
+
+
+def initial_model(args, ctx: distributed.Context) -> torch.nn.Module:
+    """--model on this process's device, channels_last, with its starting weights: --init's, or
+    random ones drawn from --seed (the same on every rank)."""
+    reseed(args.seed, 0, 0)
+    model = create_model(args.model).to(ctx.device)
+    if args.init:
+        model.load_state_dict(initial_weights(args.init, model))
+    return model.to(memory_format=torch.channels_last)   # faster convolutions on GPU and CPU alike
+
+
+def wrapped(model: torch.nn.Module, args, ctx: distributed.Context) -> torch.nn.Module:
+    """What the steps call: the model, in DistributedDataParallel under torchrun, compiled with --compile."""
+    if ctx.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
+    if args.compile:
+        model = torch.compile(model)
+    return model
 
 
 def disk_full_message(args, error: BaseException) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 class MetricsLog:
     """OUT/metrics.jsonl. A run writes its records to a pending copy (`begin`) that replaces the file
     at the run's first save (`commit`): a run that dies before saving anything, or one that is
-    refused, leaves the metrics of the run before it as they were."""
+    refused, leaves the metrics of the run before it as they were. (Not atomic.write_file's one-shot
+    write: the pending copy grows, record by record, until the save that renames it.)"""
 
     def __init__(self, folder: Path, enabled: bool):
         self.path = folder / "metrics.jsonl"
