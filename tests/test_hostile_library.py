@@ -280,9 +280,11 @@ def test_saved_folders_get_the_users_normal_permissions(tmp_path):
 
 def test_a_save_killed_between_its_renames_is_recovered(tmp_path):
     folder = _saved(tmp_path)
+    saved = load_file(str(folder / "model.safetensors"))
     # the kill: the old copy moved aside, the new one not yet in place
     os.replace(folder, folder.with_name(".ckpt.old"))
-    assert load_checkpoint(folder) is not None          # the complete old copy is put back
+    loaded = load_checkpoint(folder).state_dict()           # the complete old copy is put back
+    assert saved.keys() <= loaded.keys() and all(torch.equal(loaded[k], t) for k, t in saved.items())
     assert folder.is_dir() and not folder.with_name(".ckpt.old").exists()
 
 

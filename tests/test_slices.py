@@ -9,7 +9,8 @@ import pytest
 
 from digitsum.evaluation.evaluate import metrics_from_probs
 from digitsum.data.course import save_course_dataset
-from digitsum.evaluation.slices import LAYOUT_FEATURES, bin_labels, layout_features, slice_accuracy, slices_from_probs
+from digitsum.evaluation.slices import (LAYOUT_FEATURES, bin_labels, layout_features, slice_accuracy, slice_members,
+                                        slices_from_probs)
 from digitsum_process import run_digitsum
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,8 +142,11 @@ def test_slice_accuracy_counts_add_up_and_accuracies_are_per_slice(rng):
     assert list(slices) == FEATURES + ["place"]
     for name in FEATURES:
         assert sum(r["n"] for r in slices[name]) == 41, name
-        for r in slices[name]:
-            assert r["n"] > 0 and 0 <= r["sum_accuracy"] <= 1 and 0 <= r["digit_accuracy"] <= 1
+        for r in slices[name]:                # each slice's accuracy is that of its own images
+            members = slice_members(features, name, r["slice"])
+            assert r["n"] == len(members) > 0, (name, r["slice"])
+            assert r["sum_accuracy"] == pytest.approx(correct_sum[members].mean()), (name, r["slice"])
+            assert r["digit_accuracy"] == pytest.approx(correct_digits[members].mean()), (name, r["slice"])
     by_gap = {r["slice"]: (r["n"], r["sum_accuracy"]) for r in slices["smallest_gap"]}
     assert by_gap == {"<=0 (touching)": (8, 0.0), "1-4": (8, 0.0), "5-10": (8, 1.0), "11-20": (8, 1.0),
                       ">20": (8, 1.0), "blank": (1, 0.0)}
@@ -207,7 +211,7 @@ def test_evaluate_json_and_report_include_slices(tmp_path):
 
 
 def test_slice_members_and_compare_slices():
-    from digitsum.evaluation.slices import compare_slices, slice_members
+    from digitsum.evaluation.slices import compare_slices
     features = {"smallest_gap": np.array([0, 3, 3, 15, np.nan]), "true_sum": np.array([5, 5, 7, 7, 9])}
     assert slice_members(features, "smallest_gap", "1-4").tolist() == [1, 2]
     assert slice_members(features, "smallest_gap", "blank").tolist() == [4]

@@ -1,5 +1,6 @@
 import itertools
 
+import pytest
 import torch
 
 from digitsum.reading.sumdist import most_likely_digits_for_sum, sum_distribution, sum_nll
@@ -42,8 +43,11 @@ def test_most_likely_digits_respect_the_sum():
     p = torch.softmax(torch.randn(20, 4, 10) * 3, -1)
     sums = torch.randint(0, 37, (20,))
     digits, conf = most_likely_digits_for_sum(p, sums)
-    assert (digits.sum(1) == sums).all() and ((conf > 0) & (conf <= 1)).all()
-    # exhaustive check for one item
-    best = max((d for d in itertools.product(range(10), repeat=4) if sum(d) == sums[0]),
-               key=lambda d: float(p[0, 0, d[0]] * p[0, 1, d[1]] * p[0, 2, d[2]] * p[0, 3, d[3]]))
+    assert (digits.sum(1) == sums).all()
+    # exhaustive check for one item: the best tuple of that sum, and its share of the sum's probability
+    def prob(d):
+        return float(p[0, 0, d[0]] * p[0, 1, d[1]] * p[0, 2, d[2]] * p[0, 3, d[3]])
+    with_sum = [d for d in itertools.product(range(10), repeat=4) if sum(d) == sums[0]]
+    best = max(with_sum, key=prob)
     assert tuple(digits[0].tolist()) == best
+    assert float(conf[0]) == pytest.approx(prob(best) / sum(map(prob, with_sum)), rel=1e-4)
