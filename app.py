@@ -3,9 +3,9 @@
     python app.py [--checkpoints DIR_OR_hf://OWNER/NAME ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
                   [--label-data DIR] [--host H] [--port P]
 
-This file parses the flags, makes the service (digitsum.app.service.DigitsumService, which does all the
-work) and launches the UI (digitsum.ui, one module per tab). Only one event is an API endpoint
-(`/predict_json`); every UI handler is private.
+This file parses the flags, makes the service (digitsum.app.service.DigitsumService: all the work,
+done by its parts in digitsum/app/) and launches the UI (digitsum.ui, one module per tab). Only one
+event is an API endpoint (`/predict_json`); every UI handler is private.
 """
 from __future__ import annotations
 
