@@ -37,6 +37,7 @@ def _seeds(*args, timeout=240):
                           env={**os.environ, "TQDM_DISABLE": "1"})
 
 
+@pytest.mark.slow
 def test_smoke_budget_writes_the_table_and_resumes(tmp_path, data_root, capsys):
     from train.experiments.cli import cli
     out = tmp_path / "seeds"
@@ -156,6 +157,7 @@ def test_vgg_trunk_is_frozen_and_takes_imagenet_features():
     assert torch.equal(model.state_dict()["trunk.1.0.weight"], source["features.0.weight"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("DIGITSUM_FULL_SMOKE"), reason="the whole smoke budget takes minutes; "
                     "set DIGITSUM_FULL_SMOKE=1")
 def test_whole_smoke_budget(tmp_path, data_root):

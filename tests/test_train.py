@@ -20,6 +20,7 @@ def train(*args, runner=None, timeout=300):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_training_writes_metrics_plot_and_an_evaluable_checkpoint(tmp_path, course_set):
     r = train(*TINY, "--steps", 6, "--real", course_set, "--real-digits", course_set, "--val", course_set,
               "--test", course_set, "--out", tmp_path / "run", "--export", tmp_path / "export",
@@ -40,6 +41,7 @@ def test_training_writes_metrics_plot_and_an_evaluable_checkpoint(tmp_path, cour
     assert ev.returncode == 0 and json.loads(ev.stdout)["n"] == 64
 
 
+@pytest.mark.slow
 def test_the_default_reader_trains_on_synthetic_centres_and_real_sums_and_digits(tmp_path, course_set):
     # synthetic images carry digit centres (focal loss on the centre map + digits read there);
     # real ones carry only sums, or digits, scored on the digits the reader finds now
@@ -49,11 +51,13 @@ def test_the_default_reader_trains_on_synthetic_centres_and_real_sums_and_digits
               "--export", tmp_path / "export")
     assert r.returncode == 0, r.stderr[-3000:]
     records = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert all(rec["loss"] > 0 for rec in records if rec["kind"] == "train")
+    losses = [rec["loss"] for rec in records if rec["kind"] == "train"]
+    assert losses and all(loss > 0 for loss in losses)   # the last step is always logged
     config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert config["trunk"] == "reader" and config["head"] == "centers"
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, course_set):
     # a real kill -9 in the middle of the run (it may land inside a save), not a clean exit
     import signal
@@ -89,6 +93,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, course_
     assert not list((tmp_path / "resumed").glob(".last*"))  # no half-written state left behind
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(tmp_path, course_set):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                 "-m", "train"]
@@ -114,6 +119,7 @@ def test_bad_flags_fail_before_training_with_one_line(args, message):
     assert message in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bad_real_data_fails_before_training(tmp_path):
     import numpy as np
     np.save(tmp_path / "data0.npy", np.zeros((3, 40, 168), np.uint8))

@@ -130,13 +130,14 @@ def test_evaluation_follows_the_models_device(monkeypatch):
 def test_nothing_in_the_training_loop_names_the_cpu():
     # the loop's tensors follow the model's device: train/distributed.py chooses it (cpu when there
     # is no GPU), and only the state file (train/state.py) copies tensors to the host
-    for name in ("main", "loop", "data", "ema", "export"):
+    for name in ("main", "loop", "data", "ema", "export", "run"):
         source = (ROOT / "train" / f"{name}.py").read_text()
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
         assert not [t.string for t in tokens if t.type == tokenize.STRING and t.string.strip("\"'") == "cpu"], name
         assert ".cpu()" not in source, name
 
 
+@pytest.mark.slow
 def test_the_generator_is_built_once_per_run_and_reseeded(monkeypatch, tmp_path, course_set):
     import train.data
     import train.main
@@ -167,6 +168,7 @@ def test_a_reseeded_generator_draws_what_a_new_one_would():
         assert torch.equal(u, v)
 
 
+@pytest.mark.slow
 def test_one_failing_torchrun_rank_stops_the_others_with_one_line(tmp_path):
     # rank 0 fails (as when a save fails, on rank 0 alone) while rank 1 waits at a barrier: no rank
     # waits forever, and the user reads one "error:" line, no traceback of ours
@@ -207,3 +209,36 @@ def test_a_non_finite_loss_stops_the_run_with_one_line(tmp_path, course_set, cap
     err = capsys.readouterr().err
     assert code == 2 and [l for l in err.splitlines() if "error:" in l][0].split("error: ")[1].startswith("the loss became")
     assert not (tmp_path / "run" / "last").exists()   # nothing non-finite saved
+
+
+def test_a_run_from_init_starts_from_the_checkpoints_weights(tmp_path, course_set, monkeypatch):
+    # no step taken (train_steps does nothing), so the first save point shows what the run started
+    # from: its validation is the checkpoint's, and its best weights are the checkpoint's, tensor for tensor
+    import train.main
+    from digitsum.data.course import load_dataset
+    from digitsum.evaluation.evaluate import evaluate
+    from digitsum.models.net import create_model
+    from digitsum.storage.checkpoint import load_checkpoint, save_checkpoint
+    torch.manual_seed(123)   # not the run's own start (--seed 0): the two weights differ
+    source = save_checkpoint(create_model("convnet4").eval(), tmp_path / "source", {"command": "test"}, {})
+    monkeypatch.setattr(train.main, "train_steps", lambda *args, **kwargs: None)
+
+    def step_zero(name, *flags):
+        args = parse(["--model", "convnet4", "--steps", "2", "--eval-every", "1", "--stop-after", "1",
+                      "--real", str(course_set), "--synthetic-fraction", "0", "--val", str(course_set),
+                      "--out", str(tmp_path / name), *flags])
+        record = train.main.main(args)
+        return record, load_checkpoint(tmp_path / name / "best").state_dict()
+
+    record, weights = step_zero("from-init", "--init", str(source))
+    expected = load_checkpoint(source).state_dict()
+    assert weights.keys() == expected.keys()
+    assert all(torch.equal(weights[k], expected[k]) for k in expected)
+    val = load_dataset(course_set)
+    m = evaluate(load_checkpoint(source), val.images, val.sums, val.digits)
+    for tag in ("raw", "ema"):
+        assert record[f"{tag}_sum_accuracy"] == m["sum_accuracy"]
+        assert record[f"{tag}_digit_accuracy"] == m["digit_accuracy"]
+        assert record[f"{tag}_sum_nll"] == pytest.approx(m["sum_nll"], rel=1e-5)
+    _, random_start = step_zero("from-seed")   # without --init the same run starts elsewhere
+    assert not all(torch.equal(random_start[k], expected[k]) for k in expected)
