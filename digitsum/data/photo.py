@@ -151,7 +151,23 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
     each between the ink and the frame's border on its side, with the table beyond. The page casts
     a soft shadow on the table. The scene is built on a padded canvas and then warped by a mild
     perspective (each frame corner moved by up to `perspective`), lit unevenly (gradient,
-    vignette, a straight shadow edge, a round shadow), blurred, made noisy and JPEG-compressed."""
+    vignette, a straight shadow edge, a round shadow), blurred, made noisy and JPEG-compressed.
+    Each step draws from `rng` in turn, in this order."""
+    H, W = look.size
+    ink_patch, angle = _turned_line(clean, look, rng)
+    # the padded scene: the perspective warp samples inside it, never beyond
+    px, py = math.ceil(look.perspective * W) + 2, math.ceil(look.perspective * H) + 2
+    ink_map, ink_pts = _place_line(ink_patch, (H, W), (py, px), rng)
+    page, outside = _page_beyond_edges(ink_pts, angle, ink_map.shape, (py, px), look, rng)
+    reflect = _page_on_table(page, outside, look, rng)
+    reflect = reflect - (reflect - rng.uniform(*look.ink)) * ink_map.clip(0, 1) * page
+    photo = _perspective(Image.fromarray(reflect.astype(np.float32)), (py, px), look, rng)
+    image = photo * _light_and_round_shadow((H, W), look, rng)
+    return _camera(image, look, rng)
+
+
+def _turned_line(clean: np.ndarray, look: PageLook, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The line's ink box, enlarged and turned -> (ink patch in [0, 1], its angle in degrees)."""
     H, W = look.size
     rows, cols = np.nonzero(clean)
     if len(rows) == 0:
@@ -164,10 +180,14 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
     big = Image.fromarray(line).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
     # PIL turns counter-clockwise on screen for a positive angle
     big = big.rotate(angle, Image.Resampling.BICUBIC, expand=True)
-    ink_patch = np.asarray(big, np.float32) / 255.0
+    return np.asarray(big, np.float32) / 255.0, angle
 
-    # the padded scene: the perspective warp samples inside it, never beyond
-    px, py = math.ceil(look.perspective * W) + 2, math.ceil(look.perspective * H) + 2
+
+def _place_line(ink_patch: np.ndarray, frame: tuple[int, int], pad: tuple[int, int],
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The patch at a random place in the frame, on the scene padded by `pad` (py, px) -> (the
+    scene's ink map, the inked points in frame coordinates (k, 2) as x, y)."""
+    (H, W), (py, px) = frame, pad
     SH, SW = H + 2 * py, W + 2 * px
     # the ink's top-left corner in frame coordinates: inside the frame, clear of the warp's reach
     bh, bw = ink_patch.shape
@@ -175,14 +195,22 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
     y0 = py + int(rng.integers(0, max(H - 2 * py - bh, 0) + 1))
     ink_map = np.zeros((SH, SW), np.float32)
     ink_map[py + y0:py + y0 + bh, px + x0:px + x0 + bw] = ink_patch[:SH - py - y0, :SW - px - x0]
-
-    # the page: half-planes along and across the line. Each edge's normal points away from the ink.
     ys, xs = np.nonzero(ink_patch > 0.1)
     ink_pts = np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1) if len(xs) else np.array([[x0 + bw / 2, y0 + bh / 2]])
+    return ink_map, ink_pts
+
+
+def _page_beyond_edges(ink_pts: np.ndarray, angle: float, scene: tuple[int, int], pad: tuple[int, int],
+                       look: PageLook, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The page: half-planes along and across the line, one or two of whose edges lie in the frame.
+    -> (page coverage (SH, SW) in [0, 1], anti-aliased; signed distance beyond the page's edges)."""
+    H, W = look.size
+    (SH, SW), (py, px) = scene, pad
     centre = ink_pts.mean(0)
     t = math.radians(angle + rng.uniform(-look.page_skew, look.page_skew))
     along = np.array([math.cos(t), -math.sin(t)])     # a positive angle turns the line up to the right
     across = np.array([math.sin(t), math.cos(t)])     # down the page
+    # each edge's normal points away from the ink
     normals = {"top": -across, "bottom": across, "left": -along, "right": along}
     frame = np.array([[0, 0], [W, 0], [0, H], [W, H]], np.float64)
     edges = []
@@ -205,8 +233,15 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
     for _, nrm, ink_reach, room in chosen:
         dist = ink_reach + max(rng.uniform(*look.edge_room) * room, 2.0)
         outside = np.maximum(outside, fx * np.float32(nrm[0]) + fy * np.float32(nrm[1]) - np.float32(dist))
-    page = np.clip(0.5 - outside, 0, 1)                       # anti-aliased edge
+    return np.clip(0.5 - outside, 0, 1), outside
 
+
+def _page_on_table(page: np.ndarray, outside: np.ndarray, look: PageLook, rng: np.random.Generator) -> np.ndarray:
+    """The scene's reflectance without the ink: textured paper where the page is, beyond it a
+    table of wood grain and blotches, darkened by the page's soft shadow near its edge."""
+    W = look.size[1]
+    SH, SW = page.shape
+    yy, xx = np.mgrid[0:SH, 0:SW].astype(np.float32)
     paper = rng.uniform(*look.paper) + _blotches((SH, SW), rng) * rng.uniform(*look.texture)
     # the table: wood grain (stripes along a random direction, wavering) and blotches
     phi = rng.uniform(0, math.pi)
@@ -218,21 +253,28 @@ def photograph_page(clean: np.ndarray, look: PageLook, rng: np.random.Generator)
     shadow_depth = rng.uniform(*look.page_shadow)
     shadow_width = rng.uniform(*look.page_shadow_width) * W
     table = table * (1 - shadow_depth * np.exp(-np.maximum(outside, 0) / shadow_width))
-    reflect = page * paper + (1 - page) * table
-    reflect = reflect - (reflect - rng.uniform(*look.ink)) * ink_map.clip(0, 1) * page
-    scene = Image.fromarray(reflect.astype(np.float32))
+    return page * paper + (1 - page) * table
 
-    # mild perspective: the frame's corners come from points up to `perspective` away
+
+def _perspective(scene: Image.Image, pad: tuple[int, int], look: PageLook, rng: np.random.Generator) -> np.ndarray:
+    """The padded scene seen in mild perspective: the frame's corners come from points up to
+    `perspective` away -> (H, W) float32."""
+    H, W = look.size
+    py, px = pad
     corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float64)
     jitter = rng.uniform(-1, 1, (4, 2)) * np.array([look.perspective * W, look.perspective * H])
     src = corners + jitter + np.array([px, py])
-    photo = np.asarray(scene.transform((W, H), Image.Transform.PERSPECTIVE, _perspective_coeffs(src, corners),
-                                       Image.Resampling.BILINEAR), np.float32)
+    return np.asarray(scene.transform((W, H), Image.Transform.PERSPECTIVE, _perspective_coeffs(src, corners),
+                                      Image.Resampling.BILINEAR), np.float32)
+
+
+def _light_and_round_shadow(shape: tuple[int, int], look: PageLook, rng: np.random.Generator) -> np.ndarray:
+    """`_light`, and sometimes (`blob_p`) a round soft shadow: a hand, the phone."""
+    H, W = shape
     light = _light((H, W), look, rng)
     if rng.random() < look.blob_p:
         yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
         cx, cy, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(0.15, 0.5) * W
         soft = rng.uniform(0.05, 0.3) * r
         light *= 1 - rng.uniform(*look.blob) / (1 + np.exp((np.hypot(xx - cx, yy - cy) - r) / soft))
-    image = photo * light
-    return _camera(image, look, rng)
+    return light
