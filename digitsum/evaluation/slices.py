@@ -52,7 +52,8 @@ def _as_uint8(images: np.ndarray) -> np.ndarray:
 
 def layout_features(images: np.ndarray) -> dict[str, np.ndarray]:
     """(N, H, W) white-on-black images (uint8, or floats in 0..1) -> {feature: (N,) values}:
-    smallest_gap, left_margin, digit_height, ink (float64, NaN for a blank image) and blobs (int64)."""
+    smallest_gap, left_margin, digit_height, ink (float64, NaN for a blank image) and blobs (int64).
+    Vectorised over the images: a blob is a run of inked columns."""
     images = _as_uint8(images)
     n, h, w = images.shape
     peak = images.reshape(n, -1).max(1) if n else np.zeros(0, np.uint8)
@@ -65,19 +66,23 @@ def layout_features(images: np.ndarray) -> dict[str, np.ndarray]:
     ends = padded[:, 1:-1] & ~padded[:, 2:]                              # a blob's last column
     blobs = starts.sum(1).astype(np.int64)
     blank = blobs == 0
-
     # left margin: the first inked column
     left = np.where(blank, np.nan, inked.argmax(1).astype(np.float64))
+    return {"smallest_gap": _smallest_gaps(starts, ends, blobs), "left_margin": left,
+            "digit_height": _digit_heights(mask, inked, starts, blobs), "ink": _ink_levels(images, mask, blank),
+            "blobs": blobs}
 
+
+def _smallest_gaps(starts: np.ndarray, ends: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+    """Per image, the narrowest gap between digits: the (N_DIGITS-1)-th widest empty run between
+    consecutive blobs; 0 with fewer blobs than digits (some touch), NaN for a blank image."""
+    n = len(blobs)
     # blobs in image-major, left-to-right order: their column spans and (image) owners
     img_s, col_s = np.nonzero(starts)
     _, col_e = np.nonzero(ends)
-    n_blobs_total = len(img_s)
-
-    # smallest digit gap: empty runs between consecutive blobs of the same image
     gap = np.full(n, np.nan)
     gap[(blobs >= 1) & (blobs < N_DIGITS)] = 0.0
-    if n_blobs_total > 1:
+    if len(img_s) > 1:
         same = img_s[1:] == img_s[:-1]
         gaps = (col_s[1:] - col_e[:-1] - 1)[same]
         gap_img = img_s[1:][same]
@@ -87,10 +92,16 @@ def layout_features(images: np.ndarray) -> dict[str, np.ndarray]:
         first = np.searchsorted(gap_img, np.arange(n))                   # each image's first gap
         many = blobs >= N_DIGITS
         gap[many] = gaps[first[many] + N_DIGITS - 2]
+    return gap
 
-    # digit height: per blob the rows its ink spans (over its inked columns), median per image
+
+def _digit_heights(mask: np.ndarray, inked: np.ndarray, starts: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+    """Per image, the median over its blobs of the rows each blob's ink spans; NaN for a blank image."""
+    n, h, _ = mask.shape
+    blank = blobs == 0
     height = np.full(n, np.nan)
-    if n_blobs_total:
+    img_s, _ = np.nonzero(starts)
+    if len(img_s):
         any_row = mask.any(1)                                            # (N, W)
         top = np.where(any_row, mask.argmax(1), h)                       # first inked row per column
         bottom = np.where(any_row, h - 1 - mask[:, ::-1, :].argmax(1), -1)
@@ -105,8 +116,13 @@ def layout_features(images: np.ndarray) -> dict[str, np.ndarray]:
         k = blobs[~blank]
         f = first[~blank]
         height[~blank] = (heights[f + (k - 1) // 2] + heights[f + k // 2]) / 2
+    return height
 
-    # ink: 99th percentile (nearest rank) of the inked pixels, from per-image histograms of values
+
+def _ink_levels(images: np.ndarray, mask: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Per image, the 99th percentile (nearest rank) of its inked pixels, in units of full white,
+    from per-image histograms of values; NaN for a blank image."""
+    n = len(images)
     ink = np.full(n, np.nan)
     if n and not blank.all():
         hist = np.zeros((n, 256), np.int64)
@@ -120,8 +136,7 @@ def layout_features(images: np.ndarray) -> dict[str, np.ndarray]:
         p99 = (cum < rank[:, None]).sum(1)                               # first value reaching the rank
         has = total > 0
         ink[has] = p99[has] / 255.0
-
-    return {"smallest_gap": gap, "left_margin": left, "digit_height": height, "ink": ink, "blobs": blobs}
+    return ink
 
 
 def bin_labels(feature: str, values: np.ndarray) -> tuple[list[str], np.ndarray]:

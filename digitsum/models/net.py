@@ -203,19 +203,54 @@ def create_model(name: str, **overrides) -> DigitSumNet:
 def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     """Load a torchvision ImageNet state_dict (a file read with torch.load(weights_only=True), or
     the dict itself) into the trunk of a 'resnet18/34/50/101' or 'vgg11_frozen' model; the head
-    stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem: summed over the
-    input channels, then resampled to 3x3 (area average; the kernel's sum kept, so flat ink gets the
-    same response). -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
+    stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem (`_gray_stem`).
+    -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
     A shape that fits nowhere is an error, never a silent skip."""
     from digitsum.errors import CheckpointError
-    if not isinstance(source, dict):
-        try:
-            source = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as e:  # a missing file, a pickle that is not plain tensors
-            raise CheckpointError(f"{source}: cannot read a torchvision state_dict ({type(e).__name__}: {e})") from None
-        if isinstance(source, dict) and isinstance(source.get("state_dict"), dict):
-            source = source["state_dict"]
+    source = _read_state_dict(source)
     trunk = model.trunk_name
+    mine = model.state_dict()
+    new, loaded, adapted = {}, [], []
+    for theirs, ours in _torchvision_names(trunk, source).items():
+        if ours not in mine:
+            continue          # e.g. VGG layers past our cut
+        t = source[theirs]
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"{theirs}: not a tensor")
+        if t.shape != mine[ours].shape and theirs == "conv1.weight" and t.ndim == 4:
+            t = _gray_stem(t, mine[ours].shape[-1])
+            adapted.append(theirs)
+        if t.shape != mine[ours].shape:
+            raise CheckpointError(f"{theirs} {tuple(t.shape)} does not fit {ours} {tuple(mine[ours].shape)}")
+        new[ours] = t.to(mine[ours].dtype)
+        loaded.append(theirs)
+    if not loaded:
+        raise CheckpointError(f"no tensor of the given state_dict fits the {trunk} trunk (not torchvision weights?)")
+    missing = sorted(k for k in mine if k.startswith("trunk.") and k not in new)
+    with torch.no_grad():
+        for name, t in new.items():
+            mine[name].copy_(t)
+    return {"loaded": loaded, "adapted": adapted, "skipped": sorted(set(source) - set(loaded)),
+            "trunk_tensors_not_loaded": missing}
+
+
+def _read_state_dict(source) -> dict:
+    """A state_dict, or a file holding one (plain tensors only, maybe under "state_dict")."""
+    from digitsum.errors import CheckpointError
+    if isinstance(source, dict):
+        return source
+    try:
+        source = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as e:  # a missing file, a pickle that is not plain tensors
+        raise CheckpointError(f"{source}: cannot read a torchvision state_dict ({type(e).__name__}: {e})") from None
+    if isinstance(source, dict) and isinstance(source.get("state_dict"), dict):
+        source = source["state_dict"]
+    return source
+
+
+def _torchvision_names(trunk: str, source: dict) -> dict[str, str]:
+    """{torchvision's tensor name: ours} for the tensors of `source` that belong in our `trunk`."""
+    from digitsum.errors import CheckpointError
     mapping: dict[str, str] = {}
     if trunk.startswith("resnet") and trunk != "resnet_small":
         prefixes = {"conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.3.", "layer2.": "trunk.4.",
@@ -230,30 +265,13 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
                 mapping[name] = "trunk.1." + name[len("features."):]
     else:
         raise CheckpointError(f"trunk {trunk!r} has no torchvision counterpart to load ImageNet weights from")
-    mine = model.state_dict()
-    new, loaded, adapted = {}, [], []
-    for theirs, ours in mapping.items():
-        if ours not in mine:
-            continue          # e.g. VGG layers past our cut
-        t = source[theirs]
-        if not isinstance(t, torch.Tensor):
-            raise CheckpointError(f"{theirs}: not a tensor")
-        if t.shape != mine[ours].shape and theirs == "conv1.weight" and t.ndim == 4:
-            t = t.float().sum(1, keepdim=True)
-            k = mine[ours].shape[-1]
-            pooled = torch.nn.functional.adaptive_avg_pool2d(t, k) * (t.shape[-1] ** 2 / k ** 2)
-            # the bins overlap (7 into 3): spread what the sum lost, so flat ink gets the same response
-            t = pooled + (t.sum((2, 3), keepdim=True) - pooled.sum((2, 3), keepdim=True)) / (k * k)
-            adapted.append(theirs)
-        if t.shape != mine[ours].shape:
-            raise CheckpointError(f"{theirs} {tuple(t.shape)} does not fit {ours} {tuple(mine[ours].shape)}")
-        new[ours] = t.to(mine[ours].dtype)
-        loaded.append(theirs)
-    if not loaded:
-        raise CheckpointError(f"no tensor of the given state_dict fits the {trunk} trunk (not torchvision weights?)")
-    missing = sorted(k for k in mine if k.startswith("trunk.") and k not in new)
-    with torch.no_grad():
-        for name, t in new.items():
-            mine[name].copy_(t)
-    return {"loaded": loaded, "adapted": adapted, "skipped": sorted(set(source) - set(loaded)),
-            "trunk_tensors_not_loaded": missing}
+    return mapping
+
+
+def _gray_stem(t: torch.Tensor, k: int) -> torch.Tensor:
+    """A 3-channel stem kernel -> 1 channel, k x k: summed over the input channels, then resampled
+    (area average), the kernel's sum kept so flat ink gets the same response."""
+    t = t.float().sum(1, keepdim=True)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(t, k) * (t.shape[-1] ** 2 / k ** 2)
+    # the bins overlap (7 into 3): spread what the sum lost, so flat ink gets the same response
+    return pooled + (t.sum((2, 3), keepdim=True) - pooled.sum((2, 3), keepdim=True)) / (k * k)
