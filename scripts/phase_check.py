@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from digitsum import reader  # noqa: E402
+from digitsum.models import reader  # noqa: E402
 from digitsum.storage.checkpoint import load_checkpoint  # noqa: E402
 from digitsum.evaluation.evaluate import predict_batches  # noqa: E402
 from digitsum.data.course import load_dataset  # noqa: E402
