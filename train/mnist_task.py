@@ -116,6 +116,31 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return hits / len(x)
 
 
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, a: argparse.Namespace, device) -> tuple[int, torch.Tensor]:
+    """Adam, its learning rate cosine to 0, on batches drawn epoch by epoch without replacement;
+    -> (the steps taken, the last step's loss)."""
+    steps = a.steps or max(1, math.ceil(a.epochs * len(x) / a.batch_size))
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    gen = torch.Generator(device=device).manual_seed(a.seed)
+    perm, pos = torch.randperm(len(x), generator=gen, device=device), 0
+    loss = torch.zeros(())
+    for step in range(steps):
+        model.train()
+        if pos + a.batch_size > len(perm):   # epochs without replacement
+            perm, pos = torch.randperm(len(x), generator=gen, device=device), 0
+        idx = perm[pos:pos + a.batch_size]
+        pos += a.batch_size
+        loss = F.cross_entropy(model(_prep(x[idx])), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            print(f"step {step + 1}/{steps} loss {loss.item():.4f}", flush=True)
+    return steps, loss
+
+
 def main(a: argparse.Namespace) -> dict:
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -124,26 +149,8 @@ def main(a: argparse.Namespace) -> dict:
     train_x, train_y = _tensors("train", a.train_limit, device)
     test_x, test_y = _tensors("test", a.test_limit, device)
     model = MNIST_MODELS[a.model]().to(device)
-    steps = a.steps or max(1, math.ceil(a.epochs * len(train_x) / a.batch_size))
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
-    gen = torch.Generator(device=device).manual_seed(a.seed)
-    perm, pos = torch.randperm(len(train_x), generator=gen, device=device), 0
     t0 = time.perf_counter()
-    loss = torch.zeros(())
-    for step in range(steps):
-        model.train()
-        if pos + a.batch_size > len(perm):   # epochs without replacement
-            perm, pos = torch.randperm(len(train_x), generator=gen, device=device), 0
-        idx = perm[pos:pos + a.batch_size]
-        pos += a.batch_size
-        loss = F.cross_entropy(model(_prep(train_x[idx])), train_y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if (step + 1) % 100 == 0 or step + 1 == steps:
-            print(f"step {step + 1}/{steps} loss {loss.item():.4f}", flush=True)
+    steps, loss = fit(model, train_x, train_y, a, device)
     train_seconds = time.perf_counter() - t0
     test_acc = accuracy(model, test_x, test_y)
     metrics = {"task": "mnist", "model": a.model, "test_accuracy": test_acc, "n_test": len(test_x),
@@ -152,12 +159,17 @@ def main(a: argparse.Namespace) -> dict:
                "wall_seconds": time.perf_counter() - t0, "final_loss": float(loss.item()),
                "parameters": sum(p.numel() for p in model.parameters()),
                "command": "python -m train --task mnist " + " ".join(shlex.quote(s) for s in (a._argv or []))}
-    a.out.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(a.out / "model.safetensors"))
-    (a.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save(a.out, model, metrics)
     print(f"MNIST test accuracy {test_acc:.4f} ({len(test_x)} digits), {steps} steps, {train_seconds:.0f} s")
     return metrics
+
+
+def save(out: Path, model: nn.Module, metrics: dict) -> None:
+    """OUT/model.safetensors and OUT/metrics.json."""
+    from safetensors.torch import save_file
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
 def cli(argv=None) -> int:
