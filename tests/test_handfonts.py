@@ -114,8 +114,8 @@ def test_training_with_hand_digits_and_no_way_to_the_fonts_stops_in_one_line(tmp
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--hand-digits", "1"], "--hand-digits must lie in [0, 1)"),
-    (["--hand-digits", "-0.1"], "--hand-digits must lie in [0, 1)"),
+    (["--hand-digits", "1"], "argument --hand-digits: must be in [0, 1)"),
+    (["--hand-digits", "-0.1"], "argument --hand-digits: must be in [0, 1)"),
     (["--hand-digits", "0.5", "--font-digits", "0.3", "--style-digits", "0.2"], "together must leave room for MNIST"),
 ])
 def test_hand_digit_shares_are_checked_like_the_others(flags, message, tmp_path, capsys):
