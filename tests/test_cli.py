@@ -44,7 +44,6 @@ def test_evaluate_prints_one_json_object(tmp_path, tiny_checkpoint, height, widt
     assert json.loads(r.stdout)["digit_accuracy"] is None
 
 
-@pytest.mark.slow
 def test_evaluate_human_readable_report(course_set, tiny_checkpoint):
     r = run("evaluate", "--checkpoint", tiny_checkpoint, "--data", course_set)
     assert r.returncode == 0, r.stderr
@@ -52,7 +51,6 @@ def test_evaluate_human_readable_report(course_set, tiny_checkpoint):
     assert "images/s" in r.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--images", "missing.npy", "--labels", "missing_lab.npy"], "missing.npy"),
     (["--data", "."], "no data"),
