@@ -108,6 +108,19 @@ def digit_pool(args) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
+DISTRACTORS = 20_000   # non-digit marks in the pool of an augment preset with distractor_p > 0
+
+
+def distractor_pool(args) -> np.ndarray | None:
+    """Letters and scribbles the generator puts beside some rows (digitsum.data.distractors), when
+    the --augment preset asks for them; None otherwise (and nothing is rendered)."""
+    from digitsum.data.synth import AUGMENTS
+    if not AUGMENTS[args.augment].distractor_p:
+        return None
+    from digitsum.data.distractors import render_distractors
+    return render_distractors(DISTRACTORS, seed=args.seed)
+
+
 def load_eval_sets(args) -> tuple:
     """-> (validation set or None, {path: test set}); read now, so an unreadable one fails before training."""
     val = load_dataset(args.val) if args.val else None
@@ -137,6 +150,7 @@ class Batches:
             self.counts[-1] = n_real - sum(self.counts[:-1])
         # built once per run (its digit pool is ~47 MB on the device) and reseeded, never rebuilt
         self.synthetic = make_generator(*digit_pool(args), args.layout, args.augment, device=device,
+                                        distractors=distractor_pool(args),
                                         height=model.height, width=model.width) if self.n_syn else None
         self.gen = torch.Generator(device=device)
 

@@ -37,9 +37,14 @@ def available_fonts() -> list[str]:
     return [f for f in FONT_FILES if (folder / f).is_file()]
 
 
+def printed_fonts() -> list[ImageFont.FreeTypeFont]:
+    """matplotlib's fonts of FONT_FILES that are installed, at the rendering size."""
+    return [_font(f) for f in available_fonts()]
+
+
 def render_font_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """-> (images (n, 28, 28) uint8 white on black, labels (n,) int64), deterministic for (n, seed)."""
-    return render_digits([_font(f) for f in available_fonts()], n, np.random.default_rng([seed, 28_282]))
+    return render_digits(printed_fonts(), n, np.random.default_rng([seed, 28_282]))
 
 
 def render_digits(fonts: list[ImageFont.FreeTypeFont], n: int, rng: np.random.Generator,
@@ -50,10 +55,17 @@ def render_digits(fonts: list[ImageFont.FreeTypeFont], n: int, rng: np.random.Ge
     box, as handwriting fonts' do); without it the text starts at a fixed point, as it always has
     for matplotlib's fonts (their renders stay byte-identical)."""
     labels = rng.integers(0, 10, n)
-    images = np.zeros((n, 28, 28), np.uint8)
-    for i, digit in enumerate(labels):
-        images[i] = _one(str(digit), fonts[rng.integers(len(fonts))], rng, centred)
-    return images, labels.astype(np.int64)
+    return render_glyphs(fonts, [str(d) for d in labels], rng, centred), labels.astype(np.int64)
+
+
+def render_glyphs(fonts: list[ImageFont.FreeTypeFont], texts: list[str], rng: np.random.Generator,
+                  centred: bool = False) -> np.ndarray:
+    """Each text (one character) in a random font of `fonts`, weighted, slanted and turned at random
+    -> (len(texts), 28, 28) uint8 stored as MNIST stores digits."""
+    images = np.zeros((len(texts), 28, 28), np.uint8)
+    for i, text in enumerate(texts):
+        images[i] = _one(text, fonts[rng.integers(len(fonts))], rng, centred)
+    return images
 
 
 def _one(text: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator, centred: bool = False) -> np.ndarray:

@@ -51,6 +51,7 @@ class Augment:
     noise_std: tuple[float, float] = (0.0, 0.0)
     elastic_p: float = 0.0             # smooth random displacement (Simard et al. 2003)
     elastic_alpha: float = 0.0         # its strength, in units of half a patch
+    distractor_p: float = 0.0          # per image: a letter or scribble beside the row (digitsum.data.distractors)
 
 
 # named presets: 'none' is the plain course layout; 'train' the default training mix;
@@ -64,6 +65,10 @@ AUGMENTS = {
     "wide": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3, marker_p=0.15, thin_p=0.15,
                     ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12),
                     elastic_p=0.5, elastic_alpha=0.08),
+    # "wide", and a third of the rows have a letter or a scribble beside them that is no digit
+    "wide_distractors": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
+                                marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
+                                noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
     "hard": Augment(rotation=15, scale=(0.8, 1.2), shear=0.25, thicken_p=0.25, thin_p=0.15,
                     ink=(0.3, 0.8), faint_p=0.5, blur_p=0.3, noise_p=0.6, noise_std=(0.04, 0.12)),
 }
@@ -98,8 +103,10 @@ class FourDigitGenerator:
     """
 
     def __init__(self, pool_images, pool_labels, layout: Layout = Layout(), augment: Augment = Augment(),
-                 device: str | torch.device = "cpu", seed: int = 0):
+                 device: str | torch.device = "cpu", seed: int = 0, distractors=None):
         self.device = torch.device(device)
+        # (M, 28, 28) uint8 non-digit marks, used when augment.distractor_p > 0
+        self.distractors = None if distractors is None else torch.as_tensor(np.asarray(distractors, np.uint8)).to(self.device)
         self.pool = torch.as_tensor(np.array(pool_images, dtype=np.uint8)).to(self.device)         # (N, 28, 28) uint8
         self.labels = torch.as_tensor(np.array(pool_labels)).long().to(self.device)  # (N,)
         self.layout, self.augment = layout, augment
@@ -140,6 +147,8 @@ class FourDigitGenerator:
         patches = self.pool[idx].float().div_(255.0)                     # (B, 4, 28, 28)
         patches = self._distort_digits(patches)
         canvas, centres = self._paste(patches)                           # (B, H, W), (B, 4)
+        if self.augment.distractor_p and self.distractors is not None:
+            canvas = self._add_distractors(canvas)
         canvas = self._degrade_canvas(canvas)
         return canvas.unsqueeze(1), digits, centres
 
@@ -151,7 +160,7 @@ class FourDigitGenerator:
 
     def _distort_digits(self, patches: torch.Tensor) -> torch.Tensor:
         a = self.augment
-        b = patches.shape[0] * 4
+        b = patches.shape[0] * patches.shape[1]   # (B, K, 28, 28): K patches a row
         flat = patches.view(b, 1, PATCH, PATCH)
         if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p:
             angle = self._uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
@@ -241,6 +250,12 @@ class FourDigitGenerator:
         centres = x - pad_x + ink_centre
         return canvas.view(bsz, ph, pw)[:, pad_y:pad_y + L.height, pad_x:pad_x + L.width], centres
 
+    def _add_distractors(self, canvas: torch.Tensor) -> torch.Tensor:
+        from digitsum.data.distractors import paste_beside
+        pick = self._randint(0, len(self.distractors), (canvas.shape[0],))
+        marks = self._distort_digits(self.distractors[pick].float().div_(255.0).unsqueeze(1)).squeeze(1)
+        return paste_beside(self, canvas, marks)
+
     def _degrade_canvas(self, canvas: torch.Tensor) -> torch.Tensor:
         a = self.augment
         bsz = canvas.shape[0]
@@ -256,14 +271,14 @@ class FourDigitGenerator:
 
 
 def make_generator(pool_images, pool_labels, layout: str = "course", augment: str = "none",
-                   device="cpu", seed: int = 0, **layout_overrides) -> FourDigitGenerator:
+                   device="cpu", seed: int = 0, distractors=None, **layout_overrides) -> FourDigitGenerator:
     """Build a generator from preset names (see LAYOUTS and AUGMENTS)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
     if augment not in AUGMENTS:
         raise ValueError(f"unknown augment {augment!r}; choose from {sorted(AUGMENTS)}")
     return FourDigitGenerator(pool_images, pool_labels, replace(LAYOUTS[layout], **layout_overrides),
-                              AUGMENTS[augment], device=device, seed=seed)
+                              AUGMENTS[augment], device=device, seed=seed, distractors=distractors)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,88 @@
+"""Marks that are not digits, for training the reader to find no digit in them: letters of the
+handwriting and printed fonts, and pen scribbles. The generator (`Augment.distractor_p`) puts one
+beside a row of four digits, where it has room, and the row's labels stay the four digits, so the
+centre map learns that a letter or a scribble is no digit's centre.
+
+Why: the four-digit check (`digitsum.reading.predict.four_digit_score`) reads how many digit-like
+marks the centre map found. A reader that never saw a letter finds digits in "ABCD" (71 % 4800).
+
+What the four-digit check is measured on (`digitsum.data.nondigits`) is drawn another way: Hershey
+stroke letters and PIL shapes. None of these sources is used there, so its rates stay a test of marks
+the reader has not seen.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from digitsum.data.fontdigits import printed_fonts, render_glyphs
+from digitsum.data.strokedigits import draw_strokes
+
+# letters whose shapes no digit shares (no O, l, I, S, Z, B, G, b, g, q, z, s, nor a 7-like T or 4-like y)
+LETTERS = "ACEFHKMNPRUVWXacefhkmnpruvwx"
+SCRIBBLE_SHARE = 0.3   # of the distractors, the share that are scribbles rather than letters
+GAP = 3                # px at least between a distractor's ink and the digits' ink
+
+
+def _fonts() -> list:
+    fonts = printed_fonts()
+    try:   # the handwriting fonts when they are fetched (./run train fetches them); printed ones always
+        from digitsum.data.handfonts import hand_fonts
+        fonts += hand_fonts()
+    except Exception:   # noqa: BLE001 - any failure to have them just leaves the printed fonts
+        pass
+    return fonts
+
+
+def _scribble(rng: np.random.Generator) -> np.ndarray:
+    """A random pen walk of 6-10 sharp turns, 1-2 strokes: messier than any digit."""
+    strokes = [rng.uniform(0.0, 1.0, (int(rng.integers(6, 11)), 2)) for _ in range(int(rng.integers(1, 3)))]
+    return draw_strokes(strokes, rng)
+
+
+def render_distractors(n: int, seed: int = 0) -> np.ndarray:
+    """-> (n, 28, 28) uint8 white-on-black non-digit marks stored as MNIST stores digits (20 px box,
+    centred by mass). Deterministic for (n, seed) and the fonts at hand."""
+    rng = np.random.default_rng([seed, 77_077])
+    scribbles = rng.random(n) < SCRIBBLE_SHARE
+    out = np.zeros((n, 28, 28), np.uint8)
+    n_letters = int((~scribbles).sum())
+    if n_letters:
+        texts = [LETTERS[i] for i in rng.integers(len(LETTERS), size=n_letters)]
+        out[~scribbles] = render_glyphs(_fonts(), texts, rng, centred=True)
+    for i in np.flatnonzero(scribbles):
+        out[i] = _scribble(rng)
+    return out
+
+
+def paste_beside(gen, canvas: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+    """Max-blend one distractor patch (B, 28, 28) into each canvas (B, H, W) where a coin says so
+    and the row of digits leaves room on its left or right (the wider side); elsewhere the canvas is
+    unchanged. `gen`: the FourDigitGenerator, whose random stream it draws from."""
+    bsz, height, width = canvas.shape
+    inked = canvas.amax(dim=1) > 0.15                                      # (B, W)
+    first = inked.float().argmax(dim=1)
+    last = width - 1 - inked.flip(1).float().argmax(dim=1)
+    cols = patches.amax(dim=1) > 0.15                                      # (B, 28)
+    p_left = cols.float().argmax(dim=1)
+    p_right = 27 - cols.flip(1).float().argmax(dim=1)
+    ink_w = p_right - p_left + 1
+    room_left, room_right = first - GAP, width - 1 - last - GAP            # free columns each side
+    right = room_right >= room_left
+    room = torch.where(right, room_right, room_left)
+    fits = room >= ink_w
+    slack = (gen._uniform(bsz, 0.0, 1.0) * (room - ink_w + 1).clamp_min(1).float()).long()
+    ink_left = torch.where(right, last + GAP + slack, first - GAP - ink_w + 1 - slack)
+    x = ink_left - p_left                                                  # the patch's left edge
+    y = gen._randint(-4, height - 28 + 5, (bsz,))
+    keep = fits & gen._coin(bsz, gen.augment.distractor_p)
+    # place the patch on a padded copy, then max-blend where kept
+    pad = 28
+    board = canvas.new_zeros(bsz, height + 2 * pad, width + 2 * pad)
+    rows = torch.arange(28, device=canvas.device)
+    ys = (y + pad).clamp(0, height + pad).view(-1, 1, 1) + rows.view(1, -1, 1)
+    xs = (x + pad).clamp(0, width + pad).view(-1, 1, 1) + rows.view(1, 1, -1)
+    b = torch.arange(bsz, device=canvas.device).view(-1, 1, 1)
+    board[b, ys, xs] = patches
+    placed = board[:, pad:pad + height, pad:pad + width]
+    return torch.where(keep.view(-1, 1, 1), torch.maximum(canvas, placed), canvas)
