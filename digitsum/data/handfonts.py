@@ -45,7 +45,7 @@ from digitsum.errors import DataError
 from digitsum.data.fontdigits import render_digits
 
 REGISTRY = "https://registry.npmjs.org"
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / "digitsum" / "hand-fonts"
+CACHE = Path(__file__).resolve().parents[2] / ".cache" / "digitsum" / "hand-fonts"   # the repository's .cache
 DIGIT_HEIGHT = 42   # px: each font is sized so its tallest digit is as tall as matplotlib fonts' at 56 px
 TIMEOUT = 30        # s per request: a registry that does not answer fails in one line, not a hang
 
