@@ -31,9 +31,7 @@ import base64
 import functools
 import hashlib
 import io
-import os
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -145,20 +143,14 @@ def woff_from_tarball(data: bytes, name: str) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Whole or not at all: a run killed mid-write (or two ranks fetching at once) leaves no half font."""
-    tmp = None
+    """Whole or not at all (digitsum.storage.atomic): a run killed mid-write, or two ranks fetching at
+    once, leave no half font; a read-only checkout or a full disk is one line, like the registry's failure."""
+    from digitsum.storage.atomic import write_file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)   # mkstemp's 0600 would hide the fonts from the repo's other users
-        os.replace(tmp, path)
-    except OSError as e:   # a read-only checkout, a full disk: one line, like the registry's failure
+        write_file(path, data)
+    except OSError as e:
         raise DataError(f"cannot write the handwriting fonts into {path.parent} ({e.strerror or e})") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @functools.lru_cache(maxsize=None)
