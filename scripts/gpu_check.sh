@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check of training. On CUDA it trains --preset gpu for a few hundred steps with --val and
 # --test, resumes that run for a few more steps, trains the CPU recipe (batch 128) briefly for
-# comparison, and, when the machine has two GPUs or more, trains with 2-process torchrun. For each
+# comparison, and, when the machine has two GPUs or more, trains with 2-process torchrun (on one GPU
+# it checks that the second process is refused in one line, as it needs a GPU of its own). For each
 # run it prints the training images/s (the median of the logging windows, all processes together),
 # the validation curve and the test accuracy. It fails loudly: set -euo pipefail, and a check
 # after each run (an export with test metrics, a finite validation accuracy above MIN_ACC, the GPU
@@ -61,8 +62,10 @@ if export.name != "-":
     for k, v in tests.items():
         line += f", {k} sum {v['sum_accuracy']:.4f} / digit {v.get('digit_accuracy') or float('nan'):.4f}"
     card = (export / "README.md").read_text()
-    if device != "cpu" and "device: cpu" in card:
+    if device != "cpu" and "**device**: cpu" in card:
         fail("the model card says it trained on the CPU")
+    if name.startswith("torchrun") and "**processes**: 2 (torchrun; global batch 512 = 2 x 256 images)" not in card:
+        fail("the model card does not record 2 processes and the global batch 512")
 print(line)
 PYEOF
 }
@@ -88,12 +91,21 @@ if [ "$BASELINE_STEPS" -gt 0 ]; then
 fi
 
 if [ "$GPUS" -ge 2 ]; then
-    echo "== 2-process torchrun, --preset gpu, $STEPS steps (batch 512 per process)"
+    echo "== 2-process torchrun, --preset gpu, $STEPS steps (the global batch 512: 256 per process, one GPU each)"
     start=$(date +%s)
     $PY -m torch.distributed.run --standalone --nproc_per_node 2 -m train --preset gpu "${COMMON[@]}" --test data/test \
         --steps "$STEPS" --eval-every $(( (STEPS + 2) / 3 )) --out "$OUT/ddp" --export "$OUT/ddp-checkpoint" 2>&1 | quiet
     check torchrun-2 "$OUT/ddp" "$OUT/ddp-checkpoint" $(( $(date +%s) - start ))
+elif [ "$DEVICE" != cpu ]; then
+    echo "== 2-process torchrun on $GPUS GPU: each rank needs its own GPU, so rank 1 is refused in one line"
+    if $PY -m torch.distributed.run --standalone --nproc_per_node 2 -m train "${COMMON[@]}" --steps 2 \
+        --out "$OUT/ddp-refused" > "$OUT/ddp-refused.log" 2>&1; then
+        fail "2 processes on $GPUS GPU were not refused"
+    fi
+    grep -q "error: rank 1: --device $DEVICE: this process needs cuda:0+LOCAL_RANK 1 = cuda:1" "$OUT/ddp-refused.log" \
+        || fail "2 processes on $GPUS GPU: not the one-line refusal (see $OUT/ddp-refused.log)"
+    echo "  refused: $(grep -m1 'error: rank 1' "$OUT/ddp-refused.log")"
 else
-    echo "== 2-process torchrun: skipped ($GPUS GPU here)"
+    echo "== 2-process torchrun: skipped (DEVICE=cpu)"
 fi
 echo "gpu_check passed"

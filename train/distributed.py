@@ -7,6 +7,12 @@ parses the same flags, reads the same data and (checked with an all-reduce) sees
 non-finite loss, so most errors are raised on all ranks at once: rank 0 prints them at once, the
 other ranks (and a rank whose collective failed because a peer left) wait a moment first, so that
 torchrun ends them before they print a second report. torchrun then adds its own failure summary.
+
+Scaling as torchvision's references/classification do, with one difference: `--batch-size` is the
+global batch, all processes together, split evenly over them (`rank_batch`), so the learning rate,
+the steps, the schedule and the EMA mean the same images whatever the number of GPUs, and N GPUs
+train the same run in about 1/N of the time. Each process takes its own GPU from LOCAL_RANK
+(`pick_device`), and only rank 0 touches OUT before the run starts (`recover_last`).
 """
 from __future__ import annotations
 
@@ -14,9 +20,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+
+from digitsum.errors import DigitsumError
 
 
 @dataclass(frozen=True)
@@ -24,28 +33,60 @@ class Context:
     rank: int
     world: int
     device: torch.device
+    local: int = 0   # LOCAL_RANK: this process's place on its machine
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
 
+def ranks() -> tuple[int, int, int]:
+    """-> (RANK, WORLD_SIZE, LOCAL_RANK) as torchrun sets them; (0, 1, 0) for a plain process."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def pick_device(flag: str, local: int, gpus: int) -> torch.device:
+    """The device of the process with LOCAL_RANK `local` on a machine with `gpus` CUDA GPUs.
+    auto: cuda:LOCAL_RANK, or the CPU without a GPU; cuda: cuda:LOCAL_RANK; cuda:N: cuda:N+LOCAL_RANK,
+    the processes of one machine take consecutive GPUs from N (a plain process, LOCAL_RANK 0, takes
+    cuda:N itself); cpu, mps: as named. A GPU past the machine's last is one line, not a CUDA error
+    deep in the set-up."""
+    if flag == "auto":
+        flag = "cuda" if gpus else "cpu"
+    device = torch.device(flag)
+    if device.type != "cuda":
+        return device
+    first = device.index or 0
+    index = first + local
+    if index >= gpus:
+        which = f"cuda:{first}+LOCAL_RANK {local}" if local else f"cuda:{first}"
+        raise DigitsumError(f"--device {flag}: this process needs {which} = cuda:{index}, but torch finds {gpus} "
+                            f"CUDA GPU(s) here; start at most {max(0, gpus - first)} process(es) a machine "
+                            "(torchrun --nproc_per_node), or pick the GPUs with CUDA_VISIBLE_DEVICES")
+    return torch.device("cuda", index)
+
+
+def rank_batch(batch: int, world: int) -> int:
+    """The images each of `world` processes draws a step for a global batch of `batch`."""
+    if batch % world:
+        raise DigitsumError(f"--batch-size {batch} is the global batch, split evenly over the {world} processes: "
+                            f"give a multiple of {world} (e.g. {max(world, batch - batch % world)})")
+    return batch // world
+
+
 def setup(device_flag: str) -> Context:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_flag == "auto":
-        device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(device_flag)
-    if device.type == "cuda" and device.index is None:   # plain "cuda": each rank its own GPU
-        device = torch.device("cuda", local)
+    rank, world, local = ranks()
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    device = pick_device(device_flag, local, gpus)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True   # fixed input shapes: let cuDNN pick its fastest kernels once
     if world > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Context(rank, world, device)
+        if device.type == "cuda":   # NCCL, bound to this rank's GPU (barriers then know which GPU to use)
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
+    return Context(rank, world, device, local)
 
 
 def all_true(flag: torch.Tensor, ctx: Context) -> bool:
@@ -60,6 +101,18 @@ def all_true(flag: torch.Tensor, ctx: Context) -> bool:
 def barrier(ctx: Context) -> None:
     if ctx.world > 1:
         dist.barrier()
+
+
+def recover_last(out: Path, ctx: Context) -> None:
+    """Before a --resume reads OUT/last: undo what a save killed between its two renames left
+    (`.last.old` put back), on rank 0 alone, while the other ranks wait at a barrier; two ranks
+    renaming the same leftover would race, and a rank could look for last/ in the middle of it."""
+    from digitsum.storage.atomic import recover
+    if ctx.is_main:
+        recover(out / "last")
+    barrier(ctx)
+    if not (out / "last" / "state.json").is_file():
+        raise DigitsumError(f"--resume: no saved run in {out} (no last/state.json)")
 
 
 def teardown(ctx: Context) -> None:

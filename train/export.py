@@ -25,9 +25,18 @@ def card_info(run: Run, step: int, wall: float) -> dict:
                     f"labels db {args.labels_db}, synthetic fraction {args.synthetic_fraction} "
                     f"(layout {args.layout}, augment {args.augment}, MNIST train digits"
                     + digit_sources(args) + ")",
-            "steps": f"{step} x {args.batch_size} images", "wall time": f"{wall / 60:.1f} min",
+            "steps": f"{step} x {args.batch_size} images", "processes": processes(run),
+            "wall time": f"{wall / 60:.1f} min",
             "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
             "ema decay": args.ema_decay}
+
+
+def processes(run: Run) -> str:
+    """The world size, and how the global batch (the card's "steps" line) was split over it."""
+    world = run.ctx.world
+    if world == 1:
+        return "1"
+    return f"{world} (torchrun; global batch {run.args.batch_size} = {world} x {run.args.batch_size // world} images)"
 
 
 def digit_sources(args) -> str:

@@ -2,14 +2,16 @@
 
 model -> optimizer -> EMA -> resume -> data (real + synthetic, on the device) -> stretches of steps
 between save points (train; evaluate raw and EMA; export best; save last atomically) -> test
-metrics, export, plot. Under torchrun every process trains on its own data stream and rank 0 alone
-writes. One concern per module: data (sources), loop (optimizer, schedule, loss, steps), ema,
+metrics, export, plot. Under torchrun every process trains on its own data stream, on its own share
+of the global batch (`--batch-size` is all processes together), and rank 0 alone writes. One concern per module: data (sources), loop (optimizer, schedule, loss, steps), ema,
 distributed (set-up, errors), export (save points, the final export), state (resume, --init),
 report (metrics log, plot), options (flags, --config, --preset), run (the parts every stretch of
 steps and every save point works on).
 """
 from __future__ import annotations
 
+import argparse
+import os
 import shlex
 import sys
 import time
@@ -35,11 +37,14 @@ def main(args) -> dict:
     ctx = distributed.setup(args.device)   # LOCAL_RANK picks the GPU under torchrun
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = launcher(ctx) + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.resume:   # rank 0 puts back what a killed save left, the others wait for it
+        distributed.recover_last(args.out, ctx)
 
     model = initial_model(args, ctx)
     optimizer = make_optimizer(args, model, ctx.device)
-    ema = EMA(model, args.ema_decay, args.ema_warmup, args.batch_size * ctx.world) if args.ema_decay else None
+    # the EMA's decay is per 128 images: a step is the global batch, all processes together
+    ema = EMA(model, args.ema_decay, args.ema_warmup, args.batch_size) if args.ema_decay else None
     train_model = wrapped(model, args, ctx)
 
     start, wall_before, best = 0, 0.0, -1.0
@@ -49,7 +54,7 @@ def main(args) -> dict:
         args.saved_step = start
     scheduler = make_scheduler(args, optimizer, start)
 
-    batches = Batches(args, model, ctx.device, ctx.rank)
+    batches = Batches(rank_share(args, ctx), model, ctx.device, ctx.rank)
     val, test_sets = load_eval_sets(args)   # unreadable: fail now, not after the training
     log = MetricsLog(args.out, enabled=ctx.is_main)
     if ctx.is_main:
@@ -80,6 +85,23 @@ def main(args) -> dict:
         finish(run, test_sets)
     distributed.teardown(ctx)
     return result
+
+
+def launcher(ctx: distributed.Context) -> str:
+    """How the model card and the saved state say this run was started: under torchrun, with its
+    number of processes (a machine's, and the machines' when there are several)."""
+    if ctx.world == 1:
+        return "python -m train "
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world))
+    nodes = f"--nnodes {ctx.world // local} " if local != ctx.world else ""
+    return f"torchrun {nodes}--nproc_per_node {local} -m train "
+
+
+def rank_share(args, ctx: distributed.Context) -> argparse.Namespace:
+    """The flags as this process's data stream reads them: its share of the global batch."""
+    if ctx.world == 1:
+        return args
+    return argparse.Namespace(**{**vars(args), "batch_size": distributed.rank_batch(args.batch_size, ctx.world)})
 
 
 def initial_model(args, ctx: distributed.Context) -> torch.nn.Module:

@@ -7,12 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from digitsum.storage.atomic import recover
 from digitsum.flags import (OneLineParser, check_device, check_output_folder, fraction, nonnegative_float,
                             nonnegative_int, positive_float, positive_int)
 from digitsum.errors import DigitsumError
 from digitsum.models.net import DEFAULT_MODEL, MODELS
 from digitsum.data.synth import AUGMENTS, LAYOUTS
+
+from .distributed import rank_batch, ranks
 
 
 # named sets of flag defaults, beside the CPU defaults of parser(). gpu: a larger model and four
@@ -79,7 +80,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights (fine-tuning); "
                    "its trunk and head must match --model")
     g.add_argument("--steps", type=positive_int, default=3000)
-    g.add_argument("--batch-size", type=positive_int, default=128, help="per process")
+    g.add_argument("--batch-size", type=positive_int, default=128,
+                   help="images a step, all processes together: the global batch. Under torchrun each of the N "
+                        "processes draws BATCH/N (a multiple of N is required), so --lr, --steps, the schedule and "
+                        "the EMA mean the same images on any number of GPUs, and N GPUs finish about N times sooner")
     g.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
     g.add_argument("--lr", type=positive_float, default=2e-3)
     g.add_argument("--weight-decay", type=nonnegative_float, default=0.05)
@@ -88,13 +92,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--label-smoothing", type=fraction, default=0.05)
     g.add_argument("--clip-grad", type=nonnegative_float, default=2.0, help="max gradient norm (0 = off)")
     g.add_argument("--ema-decay", type=fraction, default=0.999,
-                   help="EMA decay per 128 training images (0 disables EMA). A step of B images per process on "
-                        "W processes decays by 1 - min(1, (1 - DECAY) * B * W / 128), as torchvision's references "
-                        "scale it, so the average spans the same number of images whatever the batch and GPU count")
+                   help="EMA decay per 128 training images (0 disables EMA). A step of a global batch of B images "
+                        "decays by 1 - min(1, (1 - DECAY) * B / 128), as torchvision's references scale it, so the "
+                        "average spans the same number of images whatever the batch and GPU count")
     g.add_argument("--ema-warmup", type=nonnegative_int, default=100,
                    help="after t updates the decay is at most (1+t)/(WARMUP+t), so the average leaves the random init")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    g.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda, cuda:1, mps. Under torchrun each process takes its own GPU: cuda (and auto) "
+                        "cuda:LOCAL_RANK, cuda:N cuda:N+LOCAL_RANK; a single process on cuda:N uses that GPU")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
     g.add_argument("--threads", type=nonnegative_int, default=0, help="CPU threads (0 = torch default)")
     g = p.add_argument_group("output")
@@ -191,6 +197,6 @@ def validate(a: argparse.Namespace) -> None:
         held = [n for n in ("last", ".last.old", "best", "metrics.jsonl") if os.path.lexists(a.out / n)]
         need(not held, f"--out {a.out}: holds a run already ({', '.join(held)}); continue it with --resume, "
              "replace it with --overwrite, or choose another --out")
-    if a.resume:
-        recover(a.out / "last")   # a save killed between its two renames left the state as .last.old
-        need((a.out / "last" / "state.json").is_file(), f"--resume: no saved run in {a.out} (no last/state.json)")
+    rank_batch(a.batch_size, ranks()[1])   # under torchrun: the global batch splits evenly over the processes
+    # --resume's saved run is looked for in train.main, after the set-up: rank 0 alone first puts back
+    # what a killed save left (distributed.recover_last)
