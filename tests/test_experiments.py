@@ -167,3 +167,37 @@ def test_whole_smoke_budget(tmp_path, data_root):
     entries = json.loads((tmp_path / "all" / "results.json").read_text())
     assert [e["name"] for e in entries] == [s.name for s in SYSTEMS]
     assert all(e["status"] == "done" for e in entries)
+
+
+@pytest.mark.slow
+def test_a_smoke_runs_records_name_the_repository_relatively(data_root):
+    # results.json, results.md, the runs' model cards and metrics: a path inside the repository is
+    # written relative to it (the runs start there), so the commands rerun in any clone; one outside
+    # it (here --data, a temporary folder) stays absolute
+    import shutil
+    import uuid
+    from test_records import absolute_paths
+    out = Path("runs") / f"test-records-{uuid.uuid4().hex[:8]}"
+    try:
+        r = _seeds("--budget", "smoke", "--out", out, "--data", data_root, "--threads", 2,
+                   "--only", "convnet4-sum37", "--only", "reader-mnist")
+        assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+        records = {p: (ROOT / out / p).read_text() for p in
+                   ("results.json", "results.md", "runs/convnet4-sum37/best/README.md",
+                    "checkpoints/convnet4-sum37/README.md", "runs/reader-mnist/metrics.json")}
+        for name, text in records.items():
+            inside = [p for p in absolute_paths(text) if p.startswith(str(ROOT)) or p.startswith(str(ROOT.resolve()))]
+            assert inside == [], name
+        conv, reader = json.loads(records["results.json"])
+        assert f" --out {out}/runs/convnet4-sum37 " in conv["command"]
+        assert f" --real {out}/data/real-train-256 " in conv["command"]
+        assert f" --val {data_root.resolve()}/val " in conv["command"]   # outside the repository: absolute
+        assert conv["log"] == f"{out}/logs/convnet4-sum37.log"
+        assert conv["checkpoint"]["path"] == f"{out}/checkpoints/convnet4-sum37"
+        assert " --checkpoint checkpoints/digitsum-reader " in reader["command"]
+        assert json.loads(records["runs/reader-mnist/metrics.json"])["checkpoint"] == "checkpoints/digitsum-reader"
+        assert f"--out {out}`" in records["results.md"]
+        card = records["checkpoints/convnet4-sum37/README.md"]
+        assert f"--out {out}/runs/convnet4-sum37 " in card and f"real sum-only ['{out}/data/real-train-256']" in card
+    finally:
+        shutil.rmtree(ROOT / out, ignore_errors=True)

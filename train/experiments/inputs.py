@@ -9,7 +9,7 @@ import numpy as np
 
 from digitsum.errors import DigitsumError
 
-from .plan import Plan, SeedsRun
+from .plan import Plan, SeedsRun, shown
 
 
 def prepare_data(seeds: SeedsRun, root: Path, make: bool = True) -> None:
@@ -105,7 +105,7 @@ def _download(seeds: SeedsRun, arch: str) -> None:
         print(line, file=sys.stderr)
 
 
-def build_init(seeds: SeedsRun, plan: Plan, name: str) -> str:
+def build_init(seeds: SeedsRun, plan: Plan, name: str) -> Path:
     """An --init checkpoint: the plan's model with ImageNet weights in its trunk."""
     from digitsum.storage.checkpoint import save_checkpoint
     from digitsum.models.net import create_model, load_torchvision_weights
@@ -114,11 +114,11 @@ def build_init(seeds: SeedsRun, plan: Plan, name: str) -> str:
     model = create_model(plan.model)
     report = load_torchvision_weights(model, seeds.pretrained[plan.init_from])
     folder = seeds.out / "init" / name
-    save_checkpoint(model, folder, {"initialised from": str(seeds.pretrained[plan.init_from])})
+    save_checkpoint(model, folder, {"initialised from": shown(seeds.pretrained[plan.init_from])})
     plan.notes.append(f"ImageNet tensors loaded: {len(report['loaded'])} (adapted: "
                       f"{', '.join(report['adapted']) or 'none'}); "
                       f"trunk tensors left as they were: {_names(report['trunk_tensors_not_loaded'])}")
-    return str(folder)
+    return folder
 
 
 def _names(names: list, shown: int = 4) -> str:

@@ -10,6 +10,23 @@ ANCHORS = "neuro-symbolic anchors on sums of four MNIST images: DeepProbLog 95.2
 NO_WEIGHTS = "trained from scratch: no pretrained weights offline (give --pretrained PATH)"
 
 
+def shown(path) -> str:
+    """A path as the runs are given it and the records write it: relative to the repository (where
+    every run starts) when it is inside it, so that a command in results.json or a model card runs
+    in anyone's clone; absolute when it is outside (a relative one would then depend on where the
+    `seeds` call was started)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def arg_text(value) -> str:
+    """One word of a run's command: paths as `shown` writes them."""
+    return shown(value) if isinstance(value, Path) else str(value)
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much every system gets at one budget: steps and batches, and the sizes of the sets."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .inputs import build_init
-from .plan import (ROOT, Plan, SeedsRun, plan_convnet, plan_course, plan_mnist, plan_naive, plan_reader, plan_regression,
-                   plan_resnet_ema, plan_resnet_noema, plan_sums_only, plan_vgg)
+from .plan import (ROOT, Plan, SeedsRun, arg_text, plan_convnet, plan_course, plan_mnist, plan_naive, plan_reader, plan_regression,
+                   plan_resnet_ema, plan_resnet_noema, plan_sums_only, plan_vgg, shown)
 from .table import ours_text
 
 
@@ -64,7 +64,9 @@ def run_system(seeds: SeedsRun, system: System) -> dict:
     if plan.init_from and not seeds.dry_run:
         plan.argv += ["--init", build_init(seeds, plan, name)]
     module = "train.experiments" if system.kind == "reader" else "train"
-    cmd = [sys.executable, "-m", module, *map(str, plan.argv)]
+    # started in ROOT, with the paths inside it relative: the command the run records (its model card,
+    # its metrics) and the one results.json shows rerun in any clone
+    cmd = [sys.executable, "-m", module, *map(arg_text, plan.argv)]
     shown = " ".join(shlex.quote(c) for c in ["python", *cmd[1:]])
     entry = {"name": name, "system": system.title, "seed_reported": system.seed, "budget": seeds.budget.name,
              "model": plan.model, "settings": plan.settings, "command": shown, "notes": list(plan.notes)}
@@ -93,7 +95,7 @@ def _launch(cmd: list, log: Path) -> dict:
     with open(log, "w") as f:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"})
-    outcome = {"wall_seconds": round(time.perf_counter() - t0, 1), "log": str(log)}
+    outcome = {"wall_seconds": round(time.perf_counter() - t0, 1), "log": shown(log)}
     if proc.returncode == 0:
         return {**outcome, "status": "done"}
     tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:]
@@ -108,7 +110,7 @@ def _numbers(seeds: SeedsRun, system: System, run: Path) -> dict:
     ours["test_n"] = seeds.budget.test_n
     export = seeds.out / "checkpoints" / system.name
     size = sum(p.stat().st_size for p in export.glob("*") if p.is_file())
-    return {"ours": ours, "checkpoint": {"path": str(export), "megabytes": round(size / 2**20, 2)}}
+    return {"ours": ours, "checkpoint": {"path": shown(export), "megabytes": round(size / 2**20, 2)}}
 
 
 def _read_sums_metrics(run: Path, test_name: str) -> dict:

@@ -10,6 +10,8 @@ import numpy as np
 from digitsum.errors import DigitsumError
 from digitsum.storage.atomic import write_file
 
+from .plan import shown
+
 NO_IMAGENET = "No ImageNet weights were given (offline): every model here trained from scratch."
 
 
@@ -21,7 +23,7 @@ def write_results(out: Path, entries: list, budget: str, extra_notes: list) -> N
 def markdown(out: Path, entries: list, budget: str, extra_notes: list) -> str:
     minutes = sum(e.get("wall_seconds", 0) for e in entries) / 60
     lines = [f"# The seeds' table, budget `{budget}`", "",
-             f"`python -m train.experiments seeds --budget {budget} --out {out}`; wall time, all rows together: "
+             f"`python -m train.experiments seeds --budget {budget} --out {shown(out)}`; wall time, all rows together: "
              f"{minutes:.1f} min. Test images: the first ones of `data/test` (course layout, MNIST "
              "*test* digits); training: `real-train` (MNIST *train* digits, sums only) and/or the synthetic generator.",
              "", "| system | seed reported | ours (test) | model and data | wall | notes |", "|---|---|---|---|---|---|"]
