@@ -15,6 +15,17 @@ from .systems import SYSTEMS
 from .table import rewrite_table
 
 
+def part(text: str) -> tuple[int, int]:
+    """--part K/N: the K-th of N consecutive groups of rows of about equal estimated time."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give K/N (e.g. 1/2), not {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"K/N needs 1 <= K <= N, not {text}")
+    return k, n
+
+
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m train.experiments", description="Reproduce the seeds' comparisons.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -29,8 +40,13 @@ def parser() -> argparse.ArgumentParser:
                    help="try torchvision's own ImageNet weights download (online only)")
     s.add_argument("--only", action="append", default=[], choices=[system.name for system in SYSTEMS],
                    metavar="SYSTEM", help="run only this system (repeatable)")
+    s.add_argument("--part", type=part, metavar="K/N",
+                   help="run only the K-th of N consecutive groups of rows of about equal estimated time (the "
+                        "gpu budget's 2 parts take about 6 minutes each on one H100); with --only, both apply")
     s.add_argument("--rerun", action="store_true", help="run again systems already done at this budget")
-    s.add_argument("--dry-run", action="store_true", help="print the commands only")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the commands only, and at the gpu budget (or with --part) each row's steps, "
+                        "estimated time a step and in all on one H100, and its part")
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=nonnegative_int, default=0)
     t = sub.add_parser("table", help="rewrite DIR/results.md from DIR/results.json")

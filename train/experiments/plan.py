@@ -58,11 +58,15 @@ BUDGETS = {
                   mnist_test_limits=dict(resnet50=2000),
                   mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet50=20), mnist_batch=64,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
-    # the seeds' settings: 128-image batches, tens of epochs over 30k real images; 100k naive samples
+    # the seeds' 128-image batches and 30k real images, every row on one H100-class GPU in about 12
+    # minutes in all (the dry run prints each row's estimate, train/experiments/estimate.py): 20 epochs
+    # for the ConvNet, 8.5 for each ResNet-50 row (42 ms a step: its 3x3 stride-1 stem), 15 for the
+    # regression and VGG rows, 30 for sums-only; 250k naive images (2.5x the seed's 100k set); MNIST
+    # 10 epochs (4 for ResNet-50)
     "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
-                  steps=dict(convnet=4700, resnet=7000, naive=3910, regression=4700, vgg=4700, sums_only=7000),
+                  steps=dict(convnet=4700, resnet=2000, naive=1955, regression=3500, vgg=3500, sums_only=7000),
                   batch=128,
-                  mnist_steps=dict(mlp=9375, cnn2=5625, cnn_k1=4690, cnn_k5=4690, resnet50=4690), mnist_batch=128,
+                  mnist_steps=dict(mlp=4690, cnn2=4690, cnn_k1=4690, cnn_k5=4690, resnet50=1875), mnist_batch=128,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=False),
 }
 

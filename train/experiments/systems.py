@@ -56,9 +56,10 @@ SYSTEMS = [
 
 
 
-def run_system(seeds: SeedsRun, system: System) -> dict:
+def run_system(seeds: SeedsRun, system: System, estimated: float | None = None) -> dict:
     """Plan the system, run it (or only print its command, with --dry-run) and read its numbers;
-    -> its row of results.json."""
+    -> its row of results.json (with `estimated`, the estimate of its seconds on one H100, beside
+    the wall time it took)."""
     name = system.name
     plan = system.plan(seeds, name)
     if plan.init_from and not seeds.dry_run:
@@ -70,13 +71,17 @@ def run_system(seeds: SeedsRun, system: System) -> dict:
     shown = " ".join(shlex.quote(c) for c in ["python", *cmd[1:]])
     entry = {"name": name, "system": system.title, "seed_reported": system.seed, "budget": seeds.budget.name,
              "model": plan.model, "settings": plan.settings, "command": shown, "notes": list(plan.notes)}
+    if estimated is not None:
+        entry["estimated_seconds_h100"] = round(estimated, 1)
     if seeds.dry_run:
         print(shown)
         entry["status"] = "planned"
         return entry
     run = seeds.out / "runs" / name
-    if system.kind != "reader" and run.exists():
-        cmd.append("--overwrite")   # a rerun, or a stopped system, starts over (python -m train asks for it)
+    if system.kind == "sums" and run.exists():   # python -m train asks what to do with the run there
+        cmd.append("--resume" if _stopped(run, shown, int(plan.argv[plan.argv.index("--steps") + 1]))
+                   else "--overwrite")   # a stopped row goes on where it stopped; a rerun starts over
+    # (the MNIST task saves no state and writes over its folder: it starts over, and takes no --overwrite)
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {shown}", flush=True)
     entry.update(_launch(cmd, seeds.out / "logs" / f"{name}.log"))
     if entry["status"] == "failed":
@@ -87,12 +92,27 @@ def run_system(seeds: SeedsRun, system: System) -> dict:
     return entry
 
 
+def _stopped(run: Path, shown: str, steps: int) -> bool:
+    """Whether `run` holds this very command stopped before its last step (a killed `seeds` call, a
+    lease that ended): then --resume goes on from its last save point instead of starting over."""
+    for state in (run / "last" / "state.json", run / ".last.old" / "state.json"):   # .last.old: a killed save
+        try:
+            info = json.loads(state.read_text())
+        except (OSError, ValueError):
+            continue
+        command = str(info.get("command", ""))
+        for tail in (" --overwrite", " --resume"):
+            command = command.removesuffix(tail)
+        return command == shown and isinstance(info.get("step"), int) and info["step"] < steps
+    return False
+
+
 def _launch(cmd: list, log: Path) -> dict:
     """Run one system's command, its output into `log`; -> wall_seconds, log, status (done or
     failed) and, when it failed, the error: the log's last line."""
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with open(log, "w") as f:
+    with open(log, "a" if "--resume" in cmd else "w") as f:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"})
     outcome = {"wall_seconds": round(time.perf_counter() - t0, 1), "log": shown(log)}
