@@ -73,3 +73,44 @@ def test_decode_takes_the_four_strongest_peaks_in_reading_order():
     # 31 is the shoulder of the peak at 30, not a digit; 70 is the weakest of the rest
     assert positions.tolist() == [[10, 30, 45, 60]]
     assert logits.argmax(-1).tolist() == [[7, 1, 9, 3]]
+
+
+# the seeds' models as the seeds built them (digitsum.models.seeds): torchvision's ResNets, 7x7/2 stem
+# and max-pool on one channel, global pool and fc; parameters as torchvision's, less the stem's two
+# other input channels (64 x 2 x 7 x 7) and the 1000-way fc, plus the seed's head
+TORCHVISION_PARAMS = {"resnet18": 11_689_512, "resnet50": 25_557_032, "resnet101": 44_549_160}
+FEATURES = {"resnet18": 512, "resnet50": 2048, "resnet101": 2048}
+
+
+@pytest.mark.parametrize("name", ["seed_resnet18_sum37", "seed_resnet50_sum37", "seed_resnet101_sum37",
+                                  "seed_resnet18_digits", "seed_resnet50_digits", "seed_resnet18_regression"])
+def test_seed_resnets_are_torchvisions_with_a_gray_stem_and_the_seeds_head(name):
+    arch = name.split("_")[1]
+    model = create_model(name)
+    stem = model.trunk[0]
+    assert (stem.in_channels, stem.kernel_size, stem.stride) == (1, (7, 7), (2, 2))
+    assert isinstance(model.trunk[3], torch.nn.MaxPool2d)
+    assert not hasattr(model, "mix")   # no column features: torchvision's global pool
+    c = FEATURES[arch]
+    head = {"sum": c * 37 + 37, "digits": 4 * (c * 10 + 10), "regression": c + 1}[model.head_kind]
+    expected = TORCHVISION_PARAMS[arch] - 64 * 2 * 49 - (c * 1000 + 1000) + head
+    assert sum(p.numel() for p in model.parameters()) == expected
+    if name == "seed_resnet50_sum37":
+        assert 23.4e6 < expected < 23.7e6
+    x = torch.rand(2, 1, 40, 168)
+    with torch.no_grad():
+        out = model.eval()(x)
+    assert out.shape == {"digits": (2, 4, 10), "sum": (2, 37), "regression": (2,)}[model.head_kind]
+
+
+def test_seed_resnets_take_torchvision_imagenet_weights():
+    import torchvision
+    from digitsum.models.net import load_torchvision_weights
+    torch.manual_seed(0)
+    source = torchvision.models.resnet18(weights=None).state_dict()
+    model = create_model("seed_resnet18_sum37")
+    report = load_torchvision_weights(model, source)
+    assert report["adapted"] == ["conv1.weight"] and report["trunk_tensors_not_loaded"] == []
+    assert set(report["skipped"]) == {"fc.weight", "fc.bias"}
+    assert torch.allclose(model.trunk[0].weight, source["conv1.weight"].sum(1, keepdim=True))
+    assert torch.equal(model.trunk[7][1].conv2.weight, source["layer4.1.conv2.weight"])

@@ -21,7 +21,7 @@ import torchvision
 from huggingface_hub import PyTorchModelHubMixin
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from digitsum.models import reader
+from digitsum.models import reader, seeds
 from digitsum.reading.sumdist import N_DIGITS, N_SUMS, sum_distribution
 
 MNIST_MEAN, MNIST_STD = 0.13, 0.31  # of a course canvas is lower, but this keeps inputs ~unit scale
@@ -85,6 +85,7 @@ TRUNKS = {
     "convnet4": _convnet4,
     "reader": reader.reader_trunk,
     "vgg11_frozen": _vgg11_frozen,
+    **seeds.TRUNKS,      # the seeds' torchvision ResNets: 7x7/2 stem, max-pool, global pool (digitsum.models.seeds)
 }
 
 
@@ -107,6 +108,9 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
         if (trunk == "reader") != (head == "centers"):
             raise ValueError("the 'reader' trunk and the 'centers' head go together")
         self.trunk, channels = TRUNKS[trunk]()
+        if seeds.is_seed_trunk(trunk):   # torchvision's global pool and fc, as the seeds built them
+            self.seed_head = seeds.SeedHead(channels, head, N_DIGITS, N_SUMS)
+            return
         if head == "centers":   # position-free: per-column maps, decoded into four digits
             self.column_head = reader.ColumnHead(2 * channels, hidden, dropout, head_blocks)
             return
@@ -123,6 +127,8 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
         """-> digits: (B, 4, 10) logits; sum: (B, 37) logits; regression: (B,) predicted sum;
         centers: (B, 11, W/2) maps (centre logit + 10 class logits per 2 px of width)."""
         x = self.trunk((images - MNIST_MEAN) / MNIST_STD)               # (B, C, h, w)
+        if seeds.is_seed_trunk(self.trunk_name):
+            return self.seed_head(x)
         cols = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)          # (B, 2C, w)
         if self.head_kind == "centers":
             return self.column_head(cols)
@@ -188,6 +194,8 @@ MODELS: dict[str, dict] = {
     "convnet4_sum37": dict(trunk="convnet4", head="sum"),
     "resnet50_sum37": dict(trunk="resnet50", head="sum"),
     "vgg11_frozen_digits": dict(trunk="vgg11_frozen", head="digits"),
+    # the seeds' ResNets as they built them: torchvision stem, global pool, fc (digitsum.models.seeds)
+    **seeds.MODELS,
 }
 
 
@@ -202,8 +210,9 @@ def create_model(name: str, **overrides) -> DigitSumNet:
 
 def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     """Load a torchvision ImageNet state_dict (a file read with torch.load(weights_only=True), or
-    the dict itself) into the trunk of a 'resnet18/34/50/101' or 'vgg11_frozen' model; the head
-    stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem (`_gray_stem`).
+    the dict itself) into the trunk of a 'resnet18/34/50/101', 'tv_resnet18/50/101' or 'vgg11_frozen' model; the head
+    stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem, or the seeds' 1-channel
+    7x7 one (`_gray_stem`).
     -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
     A shape that fits nowhere is an error, never a silent skip."""
     from digitsum.errors import CheckpointError
@@ -252,9 +261,10 @@ def _torchvision_names(trunk: str, source: dict) -> dict[str, str]:
     """{torchvision's tensor name: ours} for the tensors of `source` that belong in our `trunk`."""
     from digitsum.errors import CheckpointError
     mapping: dict[str, str] = {}
-    if trunk.startswith("resnet") and trunk != "resnet_small":
-        prefixes = {"conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.3.", "layer2.": "trunk.4.",
-                    "layer3.": "trunk.5.", "layer4.": "trunk.6."}
+    if seeds.is_seed_trunk(trunk) or (trunk.startswith("resnet") and trunk != "resnet_small"):
+        prefixes = seeds.TV_RESNET_PREFIXES if seeds.is_seed_trunk(trunk) else {
+            "conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.3.", "layer2.": "trunk.4.",
+            "layer3.": "trunk.5.", "layer4.": "trunk.6."}
         for name in source:
             for theirs, ours in prefixes.items():
                 if name.startswith(theirs):
