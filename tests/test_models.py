@@ -114,3 +114,18 @@ def test_seed_resnets_take_torchvision_imagenet_weights():
     assert set(report["skipped"]) == {"fc.weight", "fc.bias"}
     assert torch.allclose(model.trunk[0].weight, source["conv1.weight"].sum(1, keepdim=True))
     assert torch.equal(model.trunk[7][1].conv2.weight, source["layer4.1.conv2.weight"])
+
+
+def test_seed_vgg_is_torchvisions_whole_frozen_features_with_an_adapter():
+    import torchvision
+    from digitsum.models.net import load_torchvision_weights
+    model = create_model("seed_vgg11_frozen_digits")
+    features = torchvision.models.vgg11(weights=None).features
+    assert len(model.trunk[1]) == len(features)        # all five pools (ours, vgg11_frozen, stops at the third)
+    learned = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert learned == (1 * 3 + 3) + 4 * (512 * 10 + 10)   # the adapter and the four digit fc
+    assert model(torch.rand(2, 1, 40, 168)).shape == (2, 4, 10)
+    source = torchvision.models.vgg11(weights=None).state_dict()
+    report = load_torchvision_weights(model, source)
+    assert report["trunk_tensors_not_loaded"] == ["trunk.0.bias", "trunk.0.weight"]   # the adapter
+    assert torch.equal(model.trunk[1][18].weight, source["features.18.weight"])

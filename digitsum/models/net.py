@@ -210,7 +210,7 @@ def create_model(name: str, **overrides) -> DigitSumNet:
 
 def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     """Load a torchvision ImageNet state_dict (a file read with torch.load(weights_only=True), or
-    the dict itself) into the trunk of a 'resnet18/34/50/101', 'tv_resnet18/50/101' or 'vgg11_frozen' model; the head
+    the dict itself) into the trunk of a 'resnet18/34/50/101', 'tv_resnet18/50/101', 'vgg11_frozen' or 'tv_vgg11_frozen' model; the head
     stays as it is. A ResNet's 3-channel 7x7 stem becomes our 1-channel 3x3 stem, or the seeds' 1-channel
     7x7 one (`_gray_stem`).
     -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
@@ -261,7 +261,7 @@ def _torchvision_names(trunk: str, source: dict) -> dict[str, str]:
     """{torchvision's tensor name: ours} for the tensors of `source` that belong in our `trunk`."""
     from digitsum.errors import CheckpointError
     mapping: dict[str, str] = {}
-    if seeds.is_seed_trunk(trunk) or (trunk.startswith("resnet") and trunk != "resnet_small"):
+    if trunk.startswith("tv_resnet") or (trunk.startswith("resnet") and trunk != "resnet_small"):
         prefixes = seeds.TV_RESNET_PREFIXES if seeds.is_seed_trunk(trunk) else {
             "conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.3.", "layer2.": "trunk.4.",
             "layer3.": "trunk.5.", "layer4.": "trunk.6."}
@@ -269,7 +269,7 @@ def _torchvision_names(trunk: str, source: dict) -> dict[str, str]:
             for theirs, ours in prefixes.items():
                 if name.startswith(theirs):
                     mapping[name] = ours + name[len(theirs):]
-    elif trunk == "vgg11_frozen":
+    elif trunk in ("vgg11_frozen", "tv_vgg11_frozen"):
         for name in source:
             if name.startswith("features."):
                 mapping[name] = "trunk.1." + name[len("features."):]

@@ -7,6 +7,9 @@ output. No column features, no hidden layer, no dropout: `fc` sits on the pooled
 torchvision. At 40x168 the stride-32 trunk leaves a 2x6 map. Our own designs (3x3 stride-1 stem,
 no max-pool, the position-aware column head) are the plain `resnet*` trunks of `digitsum.models.net`.
 
+`tv_vgg11_frozen`: torchvision's whole vgg11 `features`, frozen, after a 1x1 one-to-three-channel
+adapter, then the same global pool and fc.
+
 ImageNet weights load as for ours (`net.load_torchvision_weights`): the 7x7 stem's three input
 channels are summed into one (`TV_RESNET_PREFIXES` names where torchvision's tensors go).
 """
@@ -16,7 +19,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-SEED_TRUNKS = ("tv_resnet18", "tv_resnet50", "tv_resnet101")
+SEED_TRUNKS = ("tv_resnet18", "tv_resnet50", "tv_resnet101", "tv_vgg11_frozen")
 
 # torchvision's tensor name prefix -> ours, for a tv_ trunk (nn.Sequential: conv1, bn1, relu, maxpool, layer1..4)
 TV_RESNET_PREFIXES = {"conv1.": "trunk.0.", "bn1.": "trunk.1.", "layer1.": "trunk.4.", "layer2.": "trunk.5.",
@@ -31,6 +34,19 @@ def tv_resnet(arch: str) -> tuple[nn.Module, int]:
     nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")   # as torchvision inits it
     trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
     return trunk, net.fc.in_features
+
+
+def tv_vgg11_frozen() -> tuple[nn.Module, int]:
+    """torchvision's whole vgg11 `features` (five max-pools: 40x168 -> 1x5, 512 channels), frozen, after a
+    learned 1x1 adapter from one channel to three (initialised to copy the channel). Our `vgg11_frozen`
+    cuts the features after the third pool and reads them with the column head instead."""
+    adapter = nn.Conv2d(1, 3, 1)
+    nn.init.constant_(adapter.weight, 1.0)
+    nn.init.zeros_(adapter.bias)
+    features = torchvision.models.vgg11(weights=None).features
+    for p in features.parameters():
+        p.requires_grad = False
+    return nn.Sequential(adapter, features), 512
 
 
 def is_seed_trunk(name: str) -> bool:
@@ -58,11 +74,13 @@ class SeedHead(nn.Module):
         return out.squeeze(1) if self.kind == "regression" else out
 
 
-TRUNKS = {name: (lambda arch=name[3:]: tv_resnet(arch)) for name in SEED_TRUNKS}
+TRUNKS = {**{name: (lambda arch=name[3:]: tv_resnet(arch)) for name in SEED_TRUNKS if "resnet" in name},
+          "tv_vgg11_frozen": tv_vgg11_frozen}
 
 # the registry's seed models: name -> config (net.MODELS takes them in)
 MODELS = {
     **{f"seed_{arch}_sum37": dict(trunk=f"tv_{arch}", head="sum") for arch in ("resnet18", "resnet50", "resnet101")},
     **{f"seed_{arch}_digits": dict(trunk=f"tv_{arch}", head="digits") for arch in ("resnet18", "resnet50")},
     "seed_resnet18_regression": dict(trunk="tv_resnet18", head="regression"),
+    "seed_vgg11_frozen_digits": dict(trunk="tv_vgg11_frozen", head="digits"),
 }
