@@ -39,15 +39,27 @@ TARGET_RATIO = 3.0
 TARGET_P50_MS = 125.0
 
 
-def measured(app, fn, *args) -> dict:
-    """fn(*args)'s figures, with the CPU seconds per request the app and this client spent."""
-    server0, client0 = cpu_seconds(app.proc.pid), cpu_seconds()
-    figures = fn(*args)
-    server1, client1 = cpu_seconds(app.proc.pid), cpu_seconds()
-    n = max(figures["requests"], 1)
-    figures["app_cpu_ms_per_request"] = None if server0 is None else round((server1 - server0) / n * 1000, 1)
-    figures["client_cpu_ms_per_request"] = round((client1 - client0) / n * 1000, 1)
-    return figures
+class Clock:
+    """The wall time and the CPU seconds of the app and of this client over the timed requests only
+    (not the clients' connections or the warm-up: the first requests after a start cost several
+    times a later one, ~160 ms of the app's CPU each, and once made up a third of the one-user figure)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def start(self) -> None:
+        self.server0, self.client0 = cpu_seconds(self.app.proc.pid), cpu_seconds()
+        self.wall0 = time.perf_counter()
+
+    def stop(self, figures_of) -> dict:
+        """figures_of(wall seconds) -> the figures, with the CPU ms per request of the app and this client."""
+        wall = time.perf_counter() - self.wall0
+        server1, client1 = cpu_seconds(self.app.proc.pid), cpu_seconds()
+        figures = figures_of(wall)
+        n = max(figures["requests"], 1)
+        figures["app_cpu_ms_per_request"] = None if self.server0 is None else round((server1 - self.server0) / n * 1000, 1)
+        figures["client_cpu_ms_per_request"] = round((client1 - self.client0) / n * 1000, 1)
+        return figures
 
 
 def write_images(folder: Path, n: int, seed: int) -> list[tuple[Path, int]]:
@@ -130,19 +142,19 @@ class Tally:
 # request in all, which on a small machine measures the client rather than the app
 
 
-def run_one_user(url, images, n, warmup, checkpoint) -> dict:
+def run_one_user(clock, url, images, n, warmup, checkpoint) -> dict:
     from gradio_client import Client
     client = Client(url, verbose=False, ssl_verify=False)
     for k in range(warmup):
         one_request(client, images, k, checkpoint)
     tally = Tally()
-    start = time.perf_counter()
+    clock.start()
     for k in range(n):
         tally.add(*one_request(client, images, k, checkpoint))
-    return tally.summary(time.perf_counter() - start, 1)
+    return clock.stop(lambda wall: tally.summary(wall, 1))
 
 
-def run_many_users(url, images, users, per_user, checkpoint) -> dict:
+def run_many_users(clock, url, images, users, per_user, checkpoint) -> dict:
     from gradio_client import Client
     clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(users)]   # connected before the clock starts
     tally = Tally()
@@ -155,11 +167,11 @@ def run_many_users(url, images, users, per_user, checkpoint) -> dict:
     threads = [threading.Thread(target=user, args=(u,), daemon=True) for u in range(users)]
     for t in threads:
         t.start()
+    clock.start()
     go.wait()
-    start = time.perf_counter()
     for t in threads:
         t.join()
-    return tally.summary(time.perf_counter() - start, users)
+    return clock.stop(lambda wall: tally.summary(wall, users))
 
 
 def print_table(one: dict, many: dict, ratio: float):
@@ -228,8 +240,8 @@ def main(argv=None) -> int:
             print(f"app ready in {ready_s:.1f} s: {ready}", flush=True)
             scored = wait_for_scoring(app, args) if args.scoring_timeout > 0 else None
             url = f"http://127.0.0.1:{port}/"
-            one = measured(app, run_one_user, url, images, args.requests, args.warmup, args.checkpoint)
-            many = measured(app, run_many_users, url, images, args.users, args.per_user, args.checkpoint)
+            one = run_one_user(Clock(app), url, images, args.requests, args.warmup, args.checkpoint)
+            many = run_many_users(Clock(app), url, images, args.users, args.per_user, args.checkpoint)
         finally:
             app.stop()
         load_after = os.getloadavg()
@@ -245,17 +257,41 @@ def main(argv=None) -> int:
 
 def wait_for_scoring(app, args) -> str | None:
     """Wait for the app's background scoring with every checkpoint (so that none shares the CPU with
-    the measurement), at most --scoring-timeout s in all -> the last 'scored' line, None if one was
-    not seen in time."""
+    the measurement), at most --scoring-timeout s in all -> the last 'scored' line, None if the app
+    was not idle in time. The app prints 'scored NAME in' twice per checkpoint on a cold cache (its
+    first slice, then the whole set), so the lines alone do not say it is done: after them, the app
+    must also be idle (under 5% of a core for IDLE_WINDOW s)."""
     scored = None
     deadline = time.monotonic() + args.scoring_timeout
     for name in checkpoint_names(args.checkpoints):
         scored = app.wait_for(rf"scored {re.escape(name)} in ", max(deadline - time.monotonic(), 0))
-        print(f"background scoring: {scored or f'{name}: not seen (measuring anyway, while it may run)'}",
-              flush=True)
         if scored is None:
-            break
+            print(f"background scoring: {name}: not seen (measuring anyway, while it may run)", flush=True)
+            return None
+    waited = wait_for_idle(app.proc.pid, deadline)
+    if waited is None:
+        print("background scoring: the app was still busy at --scoring-timeout (measuring anyway)", flush=True)
+        return None
+    print(f"background scoring: done, the app idle ({waited:.0f} s after the first slices were scored)", flush=True)
     return scored
+
+
+IDLE_WINDOW = 2.0   # s
+
+
+def wait_for_idle(pid: int, deadline: float, share: float = 0.05) -> float | None:
+    """Wait until process `pid` spends under `share` of a core over IDLE_WINDOW s -> the seconds
+    waited; None at `deadline` (time.monotonic()) or where its CPU time cannot be read."""
+    start = time.monotonic()
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(IDLE_WINDOW)
+        after = cpu_seconds(pid)
+        if before is None or after is None:
+            return None
+        if after - before < share * IDLE_WINDOW:
+            return time.monotonic() - start
+    return None
 
 
 def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready_s: float, scored: bool) -> None:
