@@ -1,7 +1,7 @@
 """`python -m train.experiments seeds` (the seeds' table), `python -m train --task mnist`, and the
 registry's ImageNet-weight loading. The smoke budget runs here on a representative subset (a
 sum-head run and an MNIST run as subprocesses, the reader's MNIST score in-process) plus every
-system's planned command; the whole smoke budget (14 subprocesses, minutes on 2 cores) runs with
+system's planned command; the whole smoke budget (21 subprocesses, minutes on 2 cores) runs with
 DIGITSUM_FULL_SMOKE=1."""
 import json
 import os
@@ -35,6 +35,49 @@ def _seeds(*args, timeout=240):
     return subprocess.run([sys.executable, "-m", "train.experiments", "seeds", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "TQDM_DISABLE": "1"})
+
+
+SEED_ROWS = ["resnet50-sum37-noema", "resnet50-sum37-ema", "resnet101-sum37-ema", "resnet18-sum37-ema",
+             "regression-sum37", "vgg11-frozen", "vgg11-baseline"]
+
+
+@pytest.mark.slow
+def test_the_seeds_rows_as_they_built_them_run_at_the_smoke_budget(tmp_path, data_root):
+    """The rows of issue 18, item 1 (the seeds' torchvision ResNets and VGG, and the rows set beside
+    them) each run end to end in seconds."""
+    out = tmp_path / "seeds"
+    only = [a for name in SEED_ROWS for a in ("--only", name)]
+    r = _seeds("--budget", "smoke", "--out", out, "--data", data_root, "--threads", 2, *only, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+    entries = {e["name"]: e for e in json.loads((out / "results.json").read_text())}
+    assert list(entries) == SEED_ROWS
+    for e in entries.values():
+        assert e["status"] == "done" and 0.0 <= e["ours"]["test_sum_accuracy"] <= 1.0, e
+    assert entries["resnet101-sum37-ema"]["model"] == "seed_resnet101_sum37"
+    assert entries["vgg11-baseline"]["model"] == "convnet4"
+    assert any("from scratch" in n for n in entries["resnet50-sum37-ema"]["notes"])
+    assert "from scratch" in (out / "results.md").read_text()
+
+
+def test_pretrained_weights_of_each_seed_resnet_are_recognised_and_loaded(tmp_path):
+    from train.experiments.inputs import _architecture, build_init
+    from train.experiments.plan import BUDGETS, SeedsRun
+    from train.experiments.plan_seeds import plan_seed_resnet18_ema
+    for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "vgg11"):
+        path = tmp_path / f"{arch}.pth"
+        torch.save(getattr(torchvision.models, arch)(weights=None).state_dict(), path)
+        if arch == "resnet34":
+            with pytest.raises(Exception, match="none of"):
+                _architecture(path)
+        else:
+            assert _architecture(path) == arch
+    seeds = SeedsRun(tmp_path / "out", BUDGETS["smoke"], data={"real": tmp_path, "val": tmp_path, "test": tmp_path},
+                     pretrained={"resnet18": tmp_path / "resnet18.pth"})
+    plan = plan_seed_resnet18_ema(seeds, "resnet18-sum37-ema")
+    assert plan.init_from == "resnet18" and "from ImageNet weights" in plan.notes[0]
+    folder = build_init(seeds, plan, "resnet18-sum37-ema")
+    assert (folder / "config.json").is_file() and plan.notes[-1] == (
+        "ImageNet tensors loaded: 120 (adapted: conv1.weight); trunk tensors left as they were: none")
 
 
 @pytest.mark.slow
@@ -94,8 +137,18 @@ def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
     sums_only = next(line for line in lines if "/sums-only " in line)
     assert "--synthetic-fraction 0" in sums_only and "--real-digits" not in sums_only
     assert not (tmp_path / "plan" / "results.json").exists()
-    if budget == "gpu":
-        assert sum("resnet50_sum37" in line for line in lines) == 2
+    if budget == "gpu":   # ours (3x3 stem, column head) beside the seeds' torchvision ResNet-50
+        assert sum("--model resnet50_sum37 " in line for line in lines) == 2
+        assert sum("--model seed_resnet50_sum37 " in line for line in lines) == 2
+    # the seeds' rows as they built them: torchvision ResNets and VGG, the seed's recipe
+    for model in ("seed_resnet50_sum37", "seed_resnet101_sum37", "seed_resnet18_sum37", "seed_vgg11_frozen_digits"):
+        line = next(line for line in lines if f"--model {model} " in line)
+        assert all(f in line for f in ("--lr 1e-3", "--weight-decay 1e-4", "--schedule constant", "--clip-grad 0",
+                                        "--label-smoothing 0")), line
+        assert line.rsplit("--warmup-steps ", 1)[1].startswith("0 ")   # the last one is the one argparse takes
+    ema = next(line for line in lines if "/resnet50-sum37-ema " in line)
+    assert "--ema-decay 0.99 --ema-warmup 0" in ema if budget == "gpu" else "--ema-warmup 0" in ema
+    assert "--ema-decay 0 " in next(line for line in lines if "/resnet50-sum37-noema " in line) + " "
 
 
 def test_bad_flags_are_one_line_errors(tmp_path, capsys):

@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="results.json, results.md, runs/, logs/, checkpoints/")
     s.add_argument("--data", type=Path, default=ROOT / "data", help="folder with val/ and test/ (made there if missing)")
     s.add_argument("--pretrained", type=Path, action="append", default=[],
-                   help="torchvision resnet50 or vgg11 ImageNet state_dict file; repeatable")
+                   help="torchvision resnet18, resnet50, resnet101 or vgg11 ImageNet state_dict file; repeatable")
     s.add_argument("--torchvision-weights", action="store_true",
                    help="try torchvision's own ImageNet weights download (online only)")
     s.add_argument("--only", action="append", default=[], choices=[system.name for system in SYSTEMS],

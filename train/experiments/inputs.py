@@ -68,7 +68,7 @@ def prepare_pretrained(seeds: SeedsRun, paths: list, download: bool) -> None:
     for path in paths:
         seeds.pretrained[_architecture(path)] = Path(path)
     if download:
-        for arch in ("resnet50", "vgg11"):
+        for arch in ("resnet18", "resnet50", "resnet101", "vgg11"):
             if arch not in seeds.pretrained:
                 _download(seeds, arch)
 
@@ -80,11 +80,15 @@ def _architecture(path: Path) -> str:
     except Exception as e:
         raise DigitsumError(f"--pretrained {path}: not a readable state_dict ({type(e).__name__}: {e})") from None
     keys = set(sd) if isinstance(sd, dict) else set()
-    if "layer4.2.conv3.weight" in keys:
+    if "layer3.22.conv3.weight" in keys:
+        return "resnet101"
+    if "layer4.2.conv3.weight" in keys and "layer3.6.conv1.weight" not in keys:
         return "resnet50"
+    if "layer4.1.conv2.weight" in keys and not {"layer4.1.conv3.weight", "layer3.2.conv1.weight"} & keys:
+        return "resnet18"
     if "features.0.weight" in keys:
         return "vgg11"
-    raise DigitsumError(f"--pretrained {path}: neither a torchvision resnet50 nor a vgg11 state_dict")
+    raise DigitsumError(f"--pretrained {path}: none of a torchvision resnet18, resnet50, resnet101 or vgg11 state_dict")
 
 
 def _download(seeds: SeedsRun, arch: str) -> None:

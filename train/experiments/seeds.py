@@ -57,12 +57,12 @@ def print_estimates(estimates: list, parts: list, n: int, a: argparse.Namespace)
     """The dry run's table: each row's steps, its estimated time a step and in all on one H100, and
     its part; then the totals, all rows and each part."""
     print("\nestimated on one H100-class GPU (train/experiments/estimate.py; what this call runs is marked *):")
-    print(f"  {'':1} {'part':>4}  {'row':<22} {'steps x batch':>14}  {'ms/step':>13}  {'minutes':>7}")
+    print(f"  {'':1} {'part':>4}  {'row':<25} {'steps x batch':>14}  {'ms/step':>13}  {'minutes':>7}")
     for system, e, p in zip(SYSTEMS, estimates, parts):
         chosen = (not a.only or system.name in a.only) and (a.part is None or p == a.part[0])
         steps = f"{e.steps} x {e.batch}" if e.steps else "-"
         per = f"{e.step_ms:.1f} ({e.bound})" if e.steps else "-"
-        print(f"  {'*' if chosen else '':1} {p:>4}  {system.name:<22} {steps:>14}  {per:>13}  {e.seconds / 60:7.1f}")
+        print(f"  {'*' if chosen else '':1} {p:>4}  {system.name:<25} {steps:>14}  {per:>13}  {e.seconds / 60:7.1f}")
     totals = [sum(e.seconds for e, q in zip(estimates, parts) if q == k) / 60 for k in range(1, n + 1)]
     print(f"  all {len(estimates)} rows: {sum(totals):.1f} min; " + ", ".join(
         f"part {k}/{n}: {t:.1f} min" for k, t in enumerate(totals, 1))

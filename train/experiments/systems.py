@@ -15,6 +15,8 @@ from pathlib import Path
 from .inputs import build_init
 from .plan import (ROOT, Plan, SeedsRun, arg_text, plan_convnet, plan_course, plan_mnist, plan_naive, plan_reader, plan_regression,
                    plan_resnet_ema, plan_resnet_noema, plan_sums_only, plan_vgg, shown)
+from .plan_seeds import (plan_regression_sum37, plan_seed_resnet18_ema, plan_seed_resnet50_ema, plan_seed_resnet50_noema,
+                         plan_seed_resnet101_ema, plan_seed_vgg, plan_vgg_baseline)
 from .table import ours_text
 
 
@@ -30,22 +32,39 @@ class System:
 
 SYSTEMS = [
     System("convnet4-sum37", "4-layer ConvNet, 37-way sum softmax", "~10 % sum accuracy", plan_convnet),
-    System("resnet50-sum37-noema", "ResNet-50, 37-way sum head, real data, no EMA", "~30 % sum accuracy",
-           plan_resnet_noema),
-    System("resnet50-sum37-ema", "ResNet-50, 37-way sum head, real data, EMA 0.99, Adam 1e-3, wd 1e-4",
-           "~90 % sum accuracy (from ImageNet weights)", plan_resnet_ema),
+    # the seeds' ResNets as they built them (torchvision stem, global pool, 37-way fc, the seed's recipe)
+    System("resnet50-sum37-noema", "ResNet-50 (torchvision), 37-way fc, real sums, no EMA (seeds 000/001)",
+           "~30 % sum accuracy", plan_seed_resnet50_noema),
+    System("resnet50-sum37-ema", "ResNet-50 (torchvision), 37-way fc, real sums, EMA 0.99, lr 1e-3, wd 1e-4",
+           "~90 % sum accuracy (from ImageNet weights)", plan_seed_resnet50_ema),
+    System("resnet101-sum37-ema", "ResNet-101 (torchvision), 37-way fc, the ResNet-50 recipe (seeds 000/001)",
+           "seeds 000/001 (no figure given in the issue)", plan_seed_resnet101_ema),
+    System("resnet18-sum37-ema", "ResNet-18 (torchvision), 37-way fc, the ResNet-50 recipe (seed 001)",
+           "\"unable to learn\"", plan_seed_resnet18_ema),
+    # ours beside them: our ResNet-50 (3x3 stride-1 stem, no max-pool, position-aware column head)
+    System("ours-resnet50-sum37-noema", "ours: ResNet-50, 3x3 stem, column head, 37-way sum, real sums, no EMA",
+           "(ours; the seed's row: ~30 %)", plan_resnet_noema),
+    System("ours-resnet50-sum37-ema", "ours: ResNet-50, 3x3 stem, column head, 37-way sum, real sums, EMA 0.99",
+           "(ours; the seed's row: ~90 % from ImageNet weights)", plan_resnet_ema),
     System("naive-digits", "ResNet, four digit heads, naive synthetic concatenations only",
            "~50 % sum accuracy (100k samples)", plan_naive),
     System("course-digits", "the same ResNet, four digit heads, course-layout synthetic only (control)",
            "(ours: the naive row's control)", plan_course),
     System("regression", "regression head, rounded (seed 003: MSE)", "seed 003 (no figure given in the issue)",
            plan_regression),
-    System("vgg11-frozen", "VGG, frozen convolutions, 1-channel adapter", "seed 003 (no figure given in the issue)",
-           plan_vgg),
+    System("regression-sum37", "the regression row's trunk with a 37-way sum head (seed 003)",
+           "seed 003 compares the two heads", plan_regression_sum37),
+    System("vgg11-frozen", "VGG-11 (torchvision), all features frozen, 1-channel adapter, global pool, fc",
+           "seed 003 (no figure given in the issue)", plan_seed_vgg),
+    System("ours-vgg11-frozen", "ours: VGG-11 cut at the 3rd pool, frozen, 1-channel adapter, column head",
+           "(ours; the seed's row above)", plan_vgg),
+    System("vgg11-baseline", "baseline on the VGG rows' data: 4-layer ConvNet trained whole, digit heads",
+           "seed 003: VGG gave \"no gain\" over it", plan_vgg_baseline),
     System("sums-only", "digits learned from sums alone (exact-sum likelihood)",
            "DeepProbLog 95.2 % / DeepStochLog 96.4 % (sum accuracy, anchors)", plan_sums_only),
     System("mnist-cnn2", "MNIST: 2-conv CNN (seed 004)", "99.19 %", plan_mnist("cnn2"), "mnist"),
-    System("mnist-resnet50", "MNIST: ResNet-50 (seed 004)", "99.53 %", plan_mnist("resnet50"), "mnist"),
+    System("mnist-resnet50", "MNIST: ResNet-50 from scratch (seed 004)",
+           "99.42 % from scratch (99.53 % ImageNet-initialised)", plan_mnist("resnet50"), "mnist"),
     System("mnist-mlp", "MNIST: MLP (seed 002)", "seed 002: MLP vs CNNs", plan_mnist("mlp"), "mnist"),
     System("mnist-cnn-k1", "MNIST: CNN, kernel 1 (seed 002)", "seed 002", plan_mnist("cnn_k1"), "mnist"),
     System("mnist-cnn-k5", "MNIST: CNN, kernel 5 (seed 002)", "seed 002", plan_mnist("cnn_k5"), "mnist"),
