@@ -22,7 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
 from digitsum.app.service import DigitsumService  # noqa: E402
-from digitsum.ui import build  # noqa: E402
+from digitsum.ui import build, warm_up_events  # noqa: E402
 from digitsum.ui.common import CSS, BodyLimit  # noqa: E402
 
 MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs
@@ -30,10 +30,12 @@ MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handle
 
 def launch(demo, host: str = "127.0.0.1", port: int = 7860):
     """Start serving without blocking (the queue as build() set it); uploads over MAX_UPLOAD are
-    refused by Gradio itself, other request bodies over digitsum.ui.common.MAX_BODY by BodyLimit."""
+    refused by Gradio itself, other request bodies over digitsum.ui.common.MAX_BODY by BodyLimit.
+    No /monitoring page (its summary cost every event CPU: see digitsum/ui/__init__.py)."""
     from starlette.middleware import Middleware
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                max_file_size=MAX_UPLOAD, css=CSS, app_kwargs={"middleware": [Middleware(BodyLimit)]})
+                max_file_size=MAX_UPLOAD, css=CSS, enable_monitoring=False,
+                app_kwargs={"middleware": [Middleware(BodyLimit)]})
     return demo
 
 
@@ -108,6 +110,7 @@ def main(argv=None):
               f"({type(e).__name__}: {' '.join(str(e).split())[:200]})", file=sys.stderr)
         return 2
     service.warm_up()
+    warm_up_events()
     print(f"digitsum app ready at http://{args.host}:{args.port} in {time.perf_counter() - STARTED:.1f} s "
           "since the process started", flush=True)
     demo.block_thread()

@@ -294,6 +294,12 @@ def wait_for_idle(pid: int, deadline: float, share: float = 0.05) -> float | Non
     return None
 
 
+def repo_relative(path) -> str:
+    """`path` relative to the repository when it is inside it (the record is anyone's clone's)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready_s: float, scored: bool) -> None:
     """The figures, the targets and the conditions of the run, as JSON in --json."""
     figures = {
@@ -304,7 +310,7 @@ def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready
         "conditions": {"cpus": os.cpu_count(), "load_average_before": loads[0], "load_average_after": loads[1],
                        "torch_threads": args.torch_threads or None, "machine": platform.platform(),
                        "python": platform.python_version(), "checkpoint": args.checkpoint,
-                       "app": str(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
+                       "app": repo_relative(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
                        "scoring_done_before_measuring": scored,
                        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
     }

@@ -505,6 +505,28 @@ def test_every_event_has_a_concurrency_limit_and_the_queue_a_size(app_run):
     assert demo.delete_cache == DELETE_CACHE
 
 
+def test_no_event_pays_for_work_the_app_does_not_use(app_run, tmp_path, monkeypatch):
+    """Gradio's queue rebuilt a pandas summary of its last 10,000 events after every event (2 ms of
+    CPU per event after a few hundred, 8 ms after 10,000) for a /monitoring page, and sent each
+    waiting event its queue position whenever another started (N waiting: N messages per event).
+    Now: no summary and no /monitoring page; queue positions once a second."""
+    from gradio.queueing import Queue
+    from gradio_client import handle_file
+    from digitsum.ui import STATUS_UPDATE_S
+    built = []
+    real = Queue._get_df
+    monkeypatch.setattr(Queue, "_get_df", staticmethod(lambda records: built.append(len(records)) or real(records)))
+    good = tmp_path / "good.png"
+    good.write_bytes(drawing_png())
+    for _ in range(3):
+        assert len(app_run["client"].predict(handle_file(str(good)), T, api_name="/predict_json")["digits"]) == 4
+    assert built == []
+    queue = app_run["demo"]._queue
+    assert not queue.live_updates and queue.update_intervals == STATUS_UPDATE_S
+    http = app_run["browser"].http
+    assert http.get("monitoring/summary").status_code == 403 and http.get("monitoring").status_code == 403
+
+
 def test_a_request_body_over_the_limit_is_refused(app_run):
     from digitsum.ui.common import MAX_BODY
     http, browser = app_run["browser"].http, app_run["browser"]

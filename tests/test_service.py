@@ -192,6 +192,49 @@ def test_the_drawing_pads_png_data_url_reads_like_the_image(service, course_set)
             drawing_to_gray(bad)
 
 
+def test_a_pad_drawing_reads_as_to_gray_reads_it(rng):
+    """The pad's drawings (opaque RGBA) go through a table of to_gray's values: the same float32
+    levels for every R + G + B (each split of it too) and for noise, paper at 1; a drawing with
+    transparency goes through to_gray itself."""
+    from digitsum.reading.preprocess import to_gray
+    from digitsum.ui.drawpad import PAPER
+
+    def reference(image):
+        gray = to_gray(image)
+        return np.where(gray > PAPER, 1.0, gray).astype(np.float32)
+    levels = np.arange(256, dtype=np.uint8)
+    r, g = np.meshgrid(levels, levels)
+    for b in (0, 1, 127, 128, 200, 254, 255):   # every sum 0-765, most of them several ways
+        image = np.stack([r, g, np.full_like(r, b), np.full_like(r, 255)], axis=-1)
+        assert np.array_equal(drawing_to_gray(image), reference(image)), b
+    noise = rng.integers(0, 256, (160, 672, 4), dtype=np.uint8)
+    noise[..., 3] = 255
+    got = drawing_to_gray(noise)
+    assert got.dtype == np.float32 and np.array_equal(got, reference(noise))
+    noise[0, 0, 3] = 128                        # not opaque: to_gray composites it over white
+    assert np.array_equal(drawing_to_gray(noise), reference(noise))
+
+
+def test_the_warm_up_reads_a_drawing_too(service, monkeypatch):
+    """The warm-up reads a course image and one as the pad sends it (4x, dark ink on white) through
+    each checkpoint: the drawings' preprocessing costs ~300 ms the first time, which the first
+    stroke or API call paid; and the events' matplotlib set-up (~350 ms) is done before any event."""
+    import sys
+    from digitsum.app.scoring import drawing_like
+    from digitsum.ui import warm_up_events
+    read = []
+    real = service.checkpoints.predict
+    monkeypatch.setattr(service.checkpoints, "predict", lambda image, name, *a, **k: read.append(
+        (np.asarray(image).shape, int(np.asarray(image)[0, 0]))) or real(image, name, *a, **k))
+    service.warm_up().join(60)
+    course = service.item(0)
+    assert read[:2] == [((40, 168), int(course[0, 0])), ((160, 672), 255 - int(course[0, 0]))]
+    assert np.array_equal(drawing_like(course)[::4, ::4], 255 - course)
+    events = warm_up_events()
+    events.join(60)
+    assert not events.is_alive() and "matplotlib" in sys.modules
+
+
 def test_slices_of_the_test_set_and_where_checkpoints_differ(tmp_path, course_set, tiny_checkpoint):
     import shutil
     other = tmp_path / "ckpts" / "other"

@@ -3,8 +3,13 @@ the tabs to a `digitsum.app.service.DigitsumService`; app.py only parses flags a
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event (for its
+# /monitoring page, which app.py turns off): 2 ms of CPU per event after a few hundred events, 8 ms
+# after 10,000, on every stroke, tick and API call. Read when the queue is made: never, here.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**12))
 
 import gradio as gr  # noqa: E402
 
@@ -19,6 +24,7 @@ from .label import build_label_tab  # noqa: E402
 from .status import add_scoring_status  # noqa: E402
 from .upload import build_upload_tab  # noqa: E402
 
+STATUS_UPDATE_S = 1.0  # s between queue-position messages to waiting events
 API_CONCURRENCY = 8    # /predict_json requests at once: they reach the service together, which batches them
 
 
@@ -47,8 +53,26 @@ def build(service: DigitsumService, delete_cache: tuple[int, int] = DELETE_CACHE
         # of a page otherwise pays for (~1 s measured): the first stroke is then answered at once
         demo.load(on_page_open, None, None, show_progress="hidden", **PRIVATE)
     bound_messages(demo)
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    # queue positions go to waiting events once a second, not to every waiting event each time one
+    # starts (Gradio's "auto": with N waiting, N messages per event)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1, status_update_rate=STATUS_UPDATE_S)
     return demo
+
+
+def warm_up_events() -> threading.Thread:
+    """In the background: what the app's first event would otherwise pay for on the server's event
+    loop, stalling every other request meanwhile. Gradio wraps each event in a switch of
+    matplotlib's backend, and the first one imports matplotlib and pyplot: ~350 ms of CPU."""
+    def run():
+        try:
+            from gradio.utils import MatplotlibBackendMananger
+            with MatplotlibBackendMananger():
+                pass
+        except (ImportError, AttributeError):   # another Gradio: its first event pays, as before
+            pass
+    thread = threading.Thread(target=run, daemon=True, name="digitsum-warm-up-events")
+    thread.start()
+    return thread
 
 
 def on_page_open() -> None:
