@@ -242,3 +242,27 @@ def test_a_run_from_init_starts_from_the_checkpoints_weights(tmp_path, course_se
         assert record[f"{tag}_sum_nll"] == pytest.approx(m["sum_nll"], rel=1e-5)
     _, random_start = step_zero("from-seed")   # without --init the same run starts elsewhere
     assert not all(torch.equal(random_start[k], expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize("saved, resumed", [("adam", "adamw"), ("adamw", "adam"), ("sgd", "adam")])
+def test_adam_is_the_seeds_l2_adam_and_resume_tells_it_from_adamw(tmp_path, saved, resumed):
+    import argparse
+    from digitsum.errors import DigitsumError
+    from digitsum.models.net import create_model
+    from train.loop import make_optimizer
+    from train.state import resume, save_state
+    model = create_model("convnet4")
+    args = argparse.Namespace(out=tmp_path, model="convnet4", steps=10, optimizer=saved, weight_decay=1e-4, lr=1e-3)
+    optimizer = make_optimizer(args, model, torch.device("cpu"))
+    if saved == "adam":   # torch's Adam with its decay coupled into the gradient (L2), as the seeds trained
+        assert type(optimizer) is torch.optim.Adam and optimizer.defaults["decoupled_weight_decay"] is False
+        assert optimizer.param_groups[0]["weight_decay"] == 1e-4 and optimizer.defaults["betas"] == (0.9, 0.999)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = group["lr"]
+    model(torch.rand(2, 1, 40, 168)).float().mean().backward()
+    optimizer.step()
+    save_state(tmp_path / "last", model=model, ema=None, optimizer=optimizer, info={"step": 1, "wall_seconds": 0.0, "best": 0.0})
+    resume(args, model, None, make_optimizer(args, model, torch.device("cpu")))   # the same optimizer resumes
+    other = argparse.Namespace(**{**vars(args), "optimizer": resumed})
+    with pytest.raises(DigitsumError, match=f"used --optimizer {saved}, not {resumed}"):
+        resume(other, model, None, make_optimizer(other, model, torch.device("cpu")))

@@ -28,6 +28,8 @@ def make_optimizer(args, model, device: torch.device):
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if args.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True)
+    if args.optimizer == "adam":   # the seeds' optimizer: weight decay as an L2 term in the gradient
+        return torch.optim.Adam(groups, lr=args.lr, fused=device.type == "cuda")
     # fused: one kernel for the whole update on a GPU (its state_dict is the same as the default's)
     return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.99), fused=device.type == "cuda")
 

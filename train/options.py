@@ -84,7 +84,9 @@ def parser() -> argparse.ArgumentParser:
                    help="images a step, all processes together: the global batch. Under torchrun each of the N "
                         "processes draws BATCH/N (a multiple of N is required), so --lr, --steps, the schedule and "
                         "the EMA mean the same images on any number of GPUs, and N GPUs finish about N times sooner")
-    g.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
+    g.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default="adamw",
+                   help="adamw (betas 0.9/0.99, decoupled decay), adam (torch's defaults, L2 decay: the seeds' recipe), "
+                        "or sgd (momentum 0.9, Nesterov)")
     g.add_argument("--lr", type=positive_float, default=2e-3)
     g.add_argument("--weight-decay", type=nonnegative_float, default=0.05)
     g.add_argument("--schedule", choices=["cosine", "onecycle", "constant"], default="cosine")

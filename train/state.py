@@ -105,7 +105,9 @@ def resume(args, model, ema, optimizer) -> dict:
         raise DigitsumError(f"--resume: the run in {args.out} already reached step {info['step']}; "
                             f"give --steps above {info['step']} to train further")
     groups = info["optimizer_state"]["param_groups"]
-    saved_optimizer = "sgd" if groups and "momentum" in groups[0] else "adamw"   # SGD's groups have momentum, AdamW's betas
+    saved_optimizer = ("sgd" if groups and "momentum" in groups[0]   # SGD's groups have momentum; Adam's and
+                       else "adam" if groups and groups[0].get("decoupled_weight_decay") is False   # AdamW's differ
+                       else "adamw")                                                                 # in how they decay
     if saved_optimizer != args.optimizer:
         raise DigitsumError(f"--resume: the run in {args.out} used --optimizer {saved_optimizer}, not {args.optimizer}")
     where = f"--resume {folder / 'state.safetensors'}"
