@@ -1,10 +1,11 @@
 """The app in a real browser (Debian Chromium driven by Playwright), as a person uses it, on a
 1366x768 projector-sized window: draw digits with the mouse (the first stroke, Clear and again, a
 set of all ten digits small, large and off-centre), one sum on screen and empty boxes left empty,
-warnings folded on a projector, upload a transparent PNG, open Compare fresh and tick every
-checkpoint, click a confusion cell, a slice and a gallery image (each result brought into view),
-label an image with the keyboard; and on a second app started cold, Compare and Errors within
-seconds, and a pad that never moves while the scoring line changes.
+warnings folded on a projector, the model's input shown whole, upload a transparent PNG, open Compare
+fresh and tick every checkpoint, click a disagreement tile, a slice-finder row, a digit and a sum
+confusion cell, a slice and a gallery image (each result brought into view), label an image with the
+keyboard; and on a second app started cold, Compare and Errors within seconds, and a pad that never
+moves while the scoring line changes.
 Screenshots of each tab go to a temporary folder (DIGITSUM_SCREENSHOTS sets another:
 scripts/screenshots.sh refreshes docs/screenshots/, which the README shows)."""
 import os
@@ -270,6 +271,32 @@ def test_a_set_of_drawn_digits_small_large_and_off_centre(page):
     assert right / total >= 0.75, report
 
 
+# the picture in the frame `sel` as drawn (object-fit: scaled to fit, centred), and the frame's label
+# and buttons that lie over it
+PICTURE = """(sel) => { const root = document.querySelector(sel); const img = root.querySelector('img');
+      const r = img.getBoundingClientRect(), b = root.getBoundingClientRect(), fit = getComputedStyle(img).objectFit;
+      const k = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, fit === 'scale-down' ? 1 : Infinity);
+      const w = img.naturalWidth * k, h = img.naturalHeight * k;
+      const pic = {left: r.left + (r.width - w) / 2, right: r.left + (r.width + w) / 2,
+                   top: r.top + (r.height - h) / 2, bottom: r.top + (r.height + h) / 2};
+      const over = [...root.querySelectorAll('label, button, [data-testid="block-label"]')]
+        .filter(e => !e.contains(img) && e.offsetParent !== null).map(e => e.getBoundingClientRect())
+        .filter(c => c.width > 0 && c.bottom > pic.top + 0.5 && c.top < pic.bottom - 0.5 && c.right > pic.left + 0.5 && c.left < pic.right - 0.5);
+      return {fit, scale: k, inside: pic.left >= b.left && pic.right <= b.right && pic.top >= b.top && pic.bottom <= b.bottom,
+              covered: over.length, pic, block: b.toJSON()}; }"""
+
+
+def test_the_model_input_is_shown_whole_and_nothing_covers_it(page):
+    """The picture of the model's input, the red ticks and their digits included, lies whole inside
+    its frame, at its own size, below the frame's label and buttons (they covered its top: issue 19,
+    item 8)."""
+    page.locator(".model-input img").first.wait_for(timeout=30000)
+    seen = page.evaluate(PICTURE, ".model-input")
+    print(f"the model's input: {seen}")
+    assert seen["fit"] in ("contain", "scale-down") and seen["scale"] == 1, seen
+    assert seen["inside"] and seen["covered"] == 0, seen
+
+
 def test_upload_a_transparent_png_reads_right(page, app_url, tmp_path):
     """Black ink on a transparent background (as many drawing apps save it) reads as drawn."""
     import numpy as np
@@ -297,6 +324,20 @@ def test_compare_is_filled_on_first_opening(page):
                                arg=[element, expected], timeout=90000)
     assert page.locator("#compare-inputs .thumbnail-item").count() == 2   # each checkpoint's input, marked
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+def shot_with_tiles(page, gallery, name):
+    """A full-page screenshot once the gallery's first tiles have drawn (they load as they come into
+    view; a screenshot without them shows grey boxes). Only the picture waits: never a failure."""
+    page.locator(gallery).scroll_into_view_if_needed()
+    try:
+        page.wait_for_function("(sel) => { const imgs = [...document.querySelectorAll(sel + ' img')].slice(0, 6);"
+                               " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+                               arg=gallery, timeout=15000)
+    except Exception:   # noqa: BLE001 - the screenshot is taken anyway
+        pass
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
 CODE_NAMES = ("smallest_gap", "left_margin", "digit_height", "blobs", "true_sum")
@@ -330,7 +371,7 @@ def test_compare_shows_every_ticked_checkpoint_everywhere_and_a_tile_opens_its_r
     assert all(f"only {n} is right" in radios for n in names)
     tables = page.locator("#slice-finder").inner_text() + page.locator("#compare-count").inner_text()
     assert not any(code in tables for code in CODE_NAMES), tables[:400]
-    page.screenshot(path=str(SHOTS / "compare_all.png"), full_page=True)
+    shot_with_tiles(page, "#compare-gallery", "compare_all.png")
     tile = page.locator("#compare-gallery .thumbnail-item").nth(1)
     tile.scroll_into_view_if_needed()
     tile.click()
@@ -341,6 +382,20 @@ def test_compare_shows_every_ticked_checkpoint_everywhere_and_a_tile_opens_its_r
     shown = int(re.search(r"#(\d+)", page.locator("#compare-input-line").inner_text()).group(1))
     assert all(n in page.locator("#compare-readings").inner_text() for n in names)
     assert shown == int(page.locator("#compare-index input").input_value())
+
+
+def test_a_slice_finder_row_opens_its_images_in_view(page):
+    """A slice-finder row opens that slice's images the checkpoints disagree on, and brings them into
+    view: the gallery sits below the finder (a click's result elsewhere, issue 19 item 5)."""
+    open_tab(page, "Compare")
+    row = page.locator('#slice-finder [data-testid="cell-0-1"]')
+    row.wait_for(timeout=90000)
+    page.evaluate("window.scrollTo(0, 0)")
+    row.click()
+    page.locator("#compare-count").get_by_text("images in the slice").wait_for(timeout=30000)
+    slice_line = page.locator("#compare-count").inner_text()
+    assert not any(code in slice_line for code in CODE_NAMES), slice_line
+    assert_in_view(page, "#compare-count", "#compare-gallery")
 
 
 def choose_errors_checkpoint(page, name):
@@ -359,6 +414,8 @@ def test_errors_tab_gallery_click_opens_the_detail(page):
     thumbs.first.click()
     page.get_by_text(re.compile(r"true digits")).locator("visible=true").first.wait_for(timeout=30000)
     time.sleep(1.5)  # let the detail charts draw
+    seen = page.evaluate(PICTURE, "#errors-detail")   # the detail's picture: whole, its label not over it
+    assert seen["inside"] and seen["covered"] == 0, seen
     page.screenshot(path=str(SHOTS / "errors.png"), full_page=True)
 
 
@@ -391,6 +448,24 @@ def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
     page.locator("#errors-gallery .thumbnail-item").first.click()    # a tile: its detail, below, in view
     page.get_by_text(re.compile(r"true digits")).locator("visible=true").first.wait_for(timeout=30000)
     assert_in_view(page, "#errors-detail")
+
+
+def test_a_sum_confusion_cell_opens_its_images_in_view(page):
+    """The sum matrix's cells open their images too, brought into view like the digit matrix's."""
+    open_tab(page, "Errors")
+    if page.locator("#errors-ckpt input").input_value() != "naive-concat":   # as the test before left it
+        choose_errors_checkpoint(page, "naive-concat")
+    cell = page.wait_for_function("""() => { for (let r = 0; r < 37; r++) for (let c = 1; c <= 37; c++) {
+          const el = document.querySelector(`#sum-confusion [data-testid="cell-${r}-${c}"]`);
+          const v = el ? parseFloat(el.innerText) : 0;
+          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""", timeout=30000).json_value()
+    assert cell, "naive-concat should misread some sum"
+    row, col, count = cell
+    page.locator(f'#sum-confusion [data-testid="cell-{row}-{col}"]').click()
+    page.locator("#errors-count").get_by_text(f"images with true sum {row} predicted as {col - 1}").wait_for(
+        timeout=30000)
+    assert int(re.search(r"(\d+)", page.locator("#errors-count").inner_text()).group(1)) == count
+    assert_in_view(page, "#errors-count", "#errors-gallery")
 
 
 def assert_in_view(page, *selectors, timeout=10.0):

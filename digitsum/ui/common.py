@@ -38,6 +38,10 @@ CSS = """
 #scoring-status * { margin: 0 !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
                     line-height: 24px !important; }
 .prediction-summary h3 { margin: 0 !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+/* the model's input (Draw and Upload, and Errors' detail): the picture below its label and buttons,
+   not under them (they hid its top) */
+.model-input .image-container, #errors-detail .image-container { padding-top: 30px !important;
+                                                                 box-sizing: border-box !important; }
 /* the warnings: one line that opens to the list (the digits and the sum stay above the fold) */
 .prediction-summary details.warnings summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
                                                cursor: pointer; }

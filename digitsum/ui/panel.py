@@ -18,6 +18,9 @@ from digitsum.reading.predict import Prediction
 from .pictures import show
 
 SHOWN, OTHER = "the sum shown", "other sums"
+# the model's input: 144 px (its 40 px canvas at 3x, and the red ticks with their digits below), under
+# its label and buttons (common.CSS moves the picture below them: they covered its top)
+PICTURE_HEIGHT = 180
 
 
 def answer(pred: Prediction) -> int:
@@ -113,7 +116,7 @@ class PredictionPanel:
                                     x_lim=[0, 36], color_map={SHOWN: "#e6550d", OTHER: "#9ecae1"},
                                     color_title=" ", elem_classes="sum-chart", value=sum_chart(np.zeros(37), None))
             self.seen = gr.Image(label="the model's input; red: where it read each digit", interactive=False,
-                                 height=150, elem_classes="model-input")
+                                 height=PICTURE_HEIGHT, elem_classes="model-input")
 
     @property
     def components(self) -> list:
