@@ -65,3 +65,15 @@ def free_port():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """val/ (MNIST train digits) and test/ (MNIST test digits), small, as the seeds' `--data` expects."""
+    from digitsum.data.course import save_course_dataset
+    from digitsum.data.synth import generate_dataset
+    root = tmp_path_factory.mktemp("data")
+    for name, split, n, seed in (("val", "train", 32, 2), ("test", "test", 64, 1234)):
+        images, digits = generate_dataset(split, n, seed=seed)
+        save_course_dataset(root / name, images, digits.sum(1), digits)
+    return root

@@ -19,18 +19,6 @@ from digitsum.models.net import create_model, load_torchvision_weights
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """val/ (MNIST train digits) and test/ (MNIST test digits), small, as `--data` expects."""
-    from digitsum.data.course import save_course_dataset
-    from digitsum.data.synth import generate_dataset
-    root = tmp_path_factory.mktemp("data")
-    for name, split, n, seed in (("val", "train", 32, 2), ("test", "test", 64, 1234)):
-        images, digits = generate_dataset(split, n, seed=seed)
-        save_course_dataset(root / name, images, digits.sum(1), digits)
-    return root
-
-
 def _seeds(*args, timeout=240):
     return subprocess.run([sys.executable, "-m", "train.experiments", "seeds", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,

@@ -113,17 +113,6 @@ def _seeds(*args):
                           capture_output=True, text=True, timeout=300, env={**os.environ, "TQDM_DISABLE": "1"})
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    from digitsum.data.course import save_course_dataset
-    from digitsum.data.synth import generate_dataset
-    root = tmp_path_factory.mktemp("data")
-    for name, split, n, seed in (("val", "train", 32, 2), ("test", "test", 64, 1234)):
-        images, digits = generate_dataset(split, n, seed=seed)
-        save_course_dataset(root / name, images, digits.sum(1), digits)
-    return root
-
-
 @pytest.mark.slow
 def test_a_stopped_row_goes_on_from_its_last_save_point(tmp_path, data_root):
     # the row's own command, stopped after its first save point (as a killed call leaves it): the
