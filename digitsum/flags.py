@@ -42,14 +42,6 @@ nonnegative_float = _number(float, lambda v: 0 <= v < float("inf"), "non-negativ
 fraction = _number(float, lambda v: 0.0 <= v < 1.0, "in [0, 1)")   # a share of a batch or of a pool
 
 
-def existing_folder(text: str) -> Path:
-    """A folder that exists now (an input: data, checkpoints); a file or a missing path is refused."""
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: " + ("a file, not a folder" if path.exists() else "no such folder"))
-    return path
-
-
 def check_device(flag: str, allow_auto: bool = True) -> None:
     """Refuse a --device torch cannot use here now, not after the data is loaded: a typo, or a GPU
     this machine does not have."""
