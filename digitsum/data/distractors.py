@@ -25,13 +25,10 @@ GAP = 3                # px at least between a distractor's ink and the digits' 
 
 
 def _fonts() -> list:
-    fonts = printed_fonts()
-    try:   # the handwriting fonts when they are fetched (./run train fetches them); printed ones always
-        from digitsum.data.handfonts import hand_fonts
-        fonts += hand_fonts()
-    except Exception:   # noqa: BLE001 - any failure to have them just leaves the printed fonts
-        pass
-    return fonts
+    """Printed fonts always; the handwriting fonts too when they are fetched (./run train fetches
+    them). Only their absence is tolerated: a font that is there but broken raises, as it should."""
+    from digitsum.data.handfonts import hand_fonts, missing
+    return printed_fonts() + ([] if missing() else hand_fonts())
 
 
 def _scribble(rng: np.random.Generator) -> np.ndarray:
