@@ -32,6 +32,11 @@ class Layout:
     anywhere_p: float = 0.0  # share of images whose first digit starts anywhere the four fit (else 0..start_max)
     min_centre_gap: int | None = None  # px kept between neighbouring digits' centres (None: no rule,
                                         # as the course layout, where two 1s can nearly coincide)
+    stack_p: float = 0.0     # share of images with stacked neighbours: a pair overlapping in x, one
+                             # digit at the top of the canvas and one at the bottom (each pair of such
+                             # an image is stacked with probability 1/2, at least one)
+    stack_scale: tuple[float, float] = (0.6, 0.95)  # the scale of a stacked digit (two fit in the height)
+    stack_overlap: tuple[float, float] = (0.1, 0.9)  # a stacked pair's x-overlap / the narrower width
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ LAYOUTS = {
     "train": Layout(gap_min=-8, gap_max=32),
     # first digit anywhere it fits (left, centred, right-aligned) half the time; overlapping to wide gaps
     "wide": Layout(gap_min=-8, gap_max=40, crowd_p=0.25, anywhere_p=0.5, vertical_slack=4, min_centre_gap=6),
+    # "wide", and a fifth of the images have digits written one above the other
+    "wide_stacked": Layout(gap_min=-8, gap_max=40, crowd_p=0.25, anywhere_p=0.5, vertical_slack=4, min_centre_gap=6,
+                           stack_p=0.2),
 }
 
 
@@ -145,8 +153,9 @@ class FourDigitGenerator:
         idx = self._randint(0, len(self.pool), (batch_size, 4))
         digits = self.labels[idx]                                        # (B, 4)
         patches = self.pool[idx].float().div_(255.0)                     # (B, 4, 28, 28)
-        patches = self._distort_digits(patches)
-        canvas, centres = self._paste(patches)                           # (B, H, W), (B, 4)
+        stacked = self._stacked_pairs(batch_size)                        # (B, 3) bool or None
+        patches = self._distort_digits(patches, None if stacked is None else _in_a_pair(stacked))
+        canvas, centres = self._paste(patches, stacked)                  # (B, H, W), (B, 4)
         if self.augment.distractor_p and self.distractors is not None:
             canvas = self._add_distractors(canvas)
         canvas = self._degrade_canvas(canvas)
@@ -158,13 +167,27 @@ class FourDigitGenerator:
         coin = self._coin(n, p).view(-1, *([1] * (kept.dim() - 1)))
         return torch.where(coin, changed, kept)
 
-    def _distort_digits(self, patches: torch.Tensor) -> torch.Tensor:
+    def _stacked_pairs(self, bsz: int) -> torch.Tensor | None:
+        """(B, 3) bool: which neighbouring pairs are stacked; None when the layout stacks none (no
+        random draws then, so the other layouts' streams are as they were)."""
+        L = self.layout
+        if not L.stack_p:
+            return None
+        pairs = self._coin((bsz, 3), 0.5)
+        one = F.one_hot(self._randint(0, 3, (bsz,)), 3).bool()            # at least one pair
+        pairs = torch.where(pairs.any(1, keepdim=True), pairs, one)
+        return pairs & self._coin((bsz, 1), L.stack_p)
+
+    def _distort_digits(self, patches: torch.Tensor, small: torch.Tensor | None = None) -> torch.Tensor:
+        """small: (B, K) bool, digits drawn at the layout's `stack_scale` (half the canvas height)."""
         a = self.augment
         b = patches.shape[0] * patches.shape[1]   # (B, K, 28, 28): K patches a row
         flat = patches.view(b, 1, PATCH, PATCH)
-        if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p:
+        if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p or small is not None:
             angle = self._uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
             scale = self._uniform(b, *a.scale)
+            if small is not None:
+                scale = torch.where(small.reshape(-1), self._uniform(b, *self.layout.stack_scale), scale)
             shear = self._uniform(b, -a.shear, a.shear)
             cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
             # output->input map: inverse rotation and scale, plus a horizontal shear. The same grid
@@ -195,9 +218,10 @@ class FourDigitGenerator:
             flat = flat * ink.view(-1, 1, 1, 1)
         return flat.reshape(patches.shape)
 
-    def _positions(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _positions(self, patches: torch.Tensor, stacked: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Top-left corner (x, y) of each 28 px patch on the canvas, and the ink's x-centre within
-        the patch: (B, 4) each."""
+        the patch: (B, 4) each. stacked: (B, 3) bool, neighbouring pairs written one above the other."""
         L = self.layout
         bsz = patches.shape[0]
         if L.mode == "naive":
@@ -212,6 +236,10 @@ class FourDigitGenerator:
         gaps = self._randint(L.gap_min, L.gap_max + 1, (bsz, 3))
         if L.crowd_p:
             gaps = self._where(bsz, L.crowd_p, self._randint(L.gap_min, min(2, L.gap_max) + 1, (bsz, 3)), gaps)
+        if stacked is not None:   # a stacked pair overlaps in x by a share of the narrower digit
+            narrower = torch.minimum(ink_width[:, :3], ink_width[:, 1:]).float()
+            overlap = (self._uniform((bsz, 3), *L.stack_overlap) * narrower).round().long()
+            gaps = torch.where(stacked, -overlap, gaps)
         if L.min_centre_gap is not None:  # overlap no further than keeps the centres apart
             min_gap = torch.div(2 * L.min_centre_gap - ink_width[:, :3] - ink_width[:, 1:] + 1, 2, rounding_mode="floor")
             gaps = torch.maximum(gaps, min_gap)
@@ -229,16 +257,31 @@ class FourDigitGenerator:
         ink_left = torch.cumsum(torch.cat([start, (ink_width[:, :3] + gaps)], dim=1), dim=1)
         x = ink_left - left
         y = self._randint(-L.vertical_slack, L.height - PATCH + L.vertical_slack + 1, (bsz, 4))
+        if stacked is not None:
+            y = torch.where(_in_a_pair(stacked), self._stacked_heights(patches), y)
         return x, y, (left + right).float() / 2
 
-    def _paste(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _stacked_heights(self, patches: torch.Tensor) -> torch.Tensor:
+        """(B, 4) patch tops that put each digit's ink 0-3 px from the canvas's top or bottom,
+        alternating along the row (so the two digits of any stacked pair are one high, one low)."""
+        bsz, H = patches.shape[0], self.layout.height
+        ink_rows = patches.amax(dim=3) > 0.15                              # (B, 4, 28)
+        any_ink = ink_rows.any(dim=2)
+        top = torch.where(any_ink, ink_rows.float().argmax(dim=2), 0)
+        bottom = torch.where(any_ink, PATCH - 1 - ink_rows.flip(2).float().argmax(dim=2), PATCH - 1)
+        edge = self._randint(0, 4, (bsz, 4))
+        high = (torch.arange(4, device=self.device) + self._randint(0, 2, (bsz, 1))) % 2 == 0
+        return torch.where(high, edge - top, H - 1 - edge - bottom)
+
+    def _paste(self, patches: torch.Tensor, stacked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Max-blend each patch onto a padded canvas with one scatter, then crop the padding.
         -> canvas (B, H, W), x-centres of the digits' ink on it (B, 4)."""
         L = self.layout
         bsz = patches.shape[0]
-        x, y, ink_centre = self._positions(patches)
-        # padding just wide enough for patches that reach past the edges (their margins are blank)
-        pad_y, pad_x = L.vertical_slack, 12
+        x, y, ink_centre = self._positions(patches, stacked)
+        # padding just wide enough for patches that reach past the edges (their margins are blank;
+        # a small stacked digit's patch reaches up to half a patch past the top or bottom)
+        pad_y, pad_x = (L.vertical_slack if stacked is None else max(L.vertical_slack, PATCH // 2)), 12
         ph, pw = L.height + 2 * pad_y, max(L.width, 4 * PATCH) + 2 * pad_x
         x = (x + pad_x).clamp(0, pw - PATCH)
         y = (y + pad_y).clamp(0, ph - PATCH)
@@ -268,6 +311,11 @@ class FourDigitGenerator:
             noise = torch.randn(canvas.shape, generator=self.gen, device=self.device)
             canvas = torch.addcmul(canvas, noise, std.view(-1, 1, 1))
         return canvas.clamp_(0.0, 1.0)
+
+
+def _in_a_pair(stacked: torch.Tensor) -> torch.Tensor:
+    """(B, 3) stacked neighbouring pairs -> (B, 4) digits that belong to one."""
+    return F.pad(stacked, (0, 1)) | F.pad(stacked, (1, 0))
 
 
 def make_generator(pool_images, pool_labels, layout: str = "course", augment: str = "none",
