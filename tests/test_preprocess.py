@@ -79,6 +79,19 @@ def test_small_digits_far_apart_keep_their_native_size():
     assert 16 <= ink_height(fit_to_canvas(spread)) <= 24
 
 
+def test_digits_written_one_above_the_other_are_not_read_as_one_tall_digit():
+    # two stacked pairs, each overlapping in x: a column of ink is two digits tall, and the fit must
+    # size the digits by one digit's height (as tall as the canvas allows), not by the pair's
+    patches, _ = load_mnist("test")
+    stacked = np.zeros((64, 160), np.uint8)
+    for k, (x, y) in enumerate([(4, 2), (12, 34), (80, 2), (88, 34)]):
+        stacked[y:y + 28, x:x + 28] = np.maximum(stacked[y:y + 28, x:x + 28], patches[k])
+    canvas = fit_to_canvas(stacked)
+    top_half = canvas[:20]
+    assert ink_height(top_half) >= 12     # a pair fills the canvas: each digit ~half of 38 px
+    assert ink_height(canvas) >= 32
+
+
 def test_blank_and_near_blank_input_is_reported():
     with pytest.raises(BlankImageError, match="blank"):
         fit_to_canvas(np.full((40, 168), 255, np.uint8))

@@ -112,21 +112,32 @@ def fit_batch(images: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _digit_height(mask: np.ndarray) -> float:
     """Typical height of one digit: the median ink height over runs of inked columns (runs narrower
-    than 3 px are specks, not digits, unless there is nothing else)."""
+    than 3 px are specks, not digits, unless there is nothing else). Within a run, ink split by
+    clear rows is digits written one above the other (or a speck off a digit): the tallest part
+    counts, so a stacked pair does not read as one digit twice as tall."""
     cols = mask.sum(axis=0) >= 2
     runs, start = [], None
     for x, inked in enumerate(np.append(cols, False)):
         if inked and start is None:
             start = x
         elif not inked and start is not None:
-            rows = np.nonzero(mask[:, start:x].any(axis=1))[0]
-            runs.append((x - start, rows[-1] - rows[0] + 1))
+            runs.append((x - start, _tallest_part(mask[:, start:x].any(axis=1))))
             start = None
     if not runs:   # thin one-pixel strokes only
         rows = np.nonzero(mask.any(axis=1))[0]
         return float(rows[-1] - rows[0] + 1)
     wide = [h for w, h in runs if w >= 3] or [h for _, h in runs]
     return float(np.median(wide))
+
+
+def _tallest_part(inked_rows: np.ndarray) -> int:
+    """Height of the tallest stretch of inked rows, where a gap of clear rows splits two stretches
+    when it is at least 2 px and a tenth of the whole (a one-row break in a faint stroke does not)."""
+    rows = np.nonzero(inked_rows)[0]
+    min_gap = max(2, round(0.1 * (rows[-1] - rows[0] + 1)))
+    cuts = np.nonzero(np.diff(rows) > min_gap)[0]             # a jump of d rows is d - 1 clear rows
+    starts, ends = np.r_[rows[0], rows[cuts + 1]], np.r_[rows[cuts], rows[-1]]
+    return int((ends - starts + 1).max())
 
 
 def _gap_columns_to_keep(ink_columns: np.ndarray, max_gap: int) -> np.ndarray:
