@@ -7,7 +7,8 @@ import torch
 
 from digitsum.data.distractors import GAP, render_distractors
 from digitsum.data.mnist import load_mnist
-from digitsum.data.synth import AUGMENTS, LAYOUTS, FourDigitGenerator, make_generator
+from digitsum.data.synth import FourDigitGenerator, make_generator
+from digitsum.data.synth_presets import AUGMENTS, LAYOUTS
 
 
 def _pool():

@@ -5,7 +5,8 @@ import torch
 from digitsum.data.mnist import load_mnist
 from dataclasses import replace
 
-from digitsum.data.synth import AUGMENTS, LAYOUTS, FourDigitGenerator, generate_dataset, make_generator
+from digitsum.data.synth import FourDigitGenerator, generate_dataset, make_generator
+from digitsum.data.synth_presets import AUGMENTS, LAYOUTS
 
 
 @pytest.mark.parametrize("layout,augment", [("course", "none"), ("train", "train"), ("hard", "hard"), ("naive", "none")])

@@ -114,7 +114,7 @@ DISTRACTORS = 20_000   # non-digit marks in the pool of an augment preset with d
 def distractor_pool(args) -> np.ndarray | None:
     """Letters and scribbles the generator puts beside some rows (digitsum.data.distractors), when
     the --augment preset asks for them; None otherwise (and nothing is rendered)."""
-    from digitsum.data.synth import AUGMENTS
+    from digitsum.data.synth_presets import AUGMENTS
     if not AUGMENTS[args.augment].distractor_p:
         return None
     from digitsum.data.distractors import render_distractors

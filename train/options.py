@@ -11,7 +11,7 @@ from digitsum.flags import (OneLineParser, check_device, check_output_folder, fr
                             nonnegative_int, positive_float, positive_int)
 from digitsum.errors import DigitsumError
 from digitsum.models.net import DEFAULT_MODEL, MODELS
-from digitsum.data.synth import AUGMENTS, LAYOUTS
+from digitsum.data.synth_presets import AUGMENTS, LAYOUTS
 
 from .distributed import rank_batch, ranks
 

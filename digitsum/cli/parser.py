@@ -10,7 +10,7 @@ from digitsum.cli.benchmark_commands import cmd_benchmark_model, cmd_benchmark_s
 from digitsum.cli.data_commands import cmd_fetch_hand_fonts, cmd_make_dataset
 from digitsum.cli.evaluation_commands import cmd_evaluate, cmd_refusal, cmd_robustness
 from digitsum.data.suite import SUITE_PRESETS
-from digitsum.data.synth import AUGMENTS, LAYOUTS
+from digitsum.data.synth_presets import AUGMENTS, LAYOUTS
 from digitsum.errors import DigitsumError
 from digitsum.flags import (OneLineParser, check_device, check_output_folder, nonnegative_int, positive_float,
                             positive_int)

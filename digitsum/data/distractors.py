@@ -68,11 +68,11 @@ def paste_beside(gen, canvas: torch.Tensor, patches: torch.Tensor) -> torch.Tens
     right = room_right >= room_left
     room = torch.where(right, room_right, room_left)
     fits = room >= ink_w
-    slack = (gen._uniform(bsz, 0.0, 1.0) * (room - ink_w + 1).clamp_min(1).float()).long()
+    slack = (gen.uniform(bsz, 0.0, 1.0) * (room - ink_w + 1).clamp_min(1).float()).long()
     ink_left = torch.where(right, last + GAP + slack, first - GAP - ink_w + 1 - slack)
     x = ink_left - p_left                                                  # the patch's left edge
-    y = gen._randint(-4, height - 28 + 5, (bsz,))
-    keep = fits & gen._coin(bsz, gen.augment.distractor_p)
+    y = gen.randint(-4, height - 28 + 5, (bsz,))
+    keep = fits & gen.coin(bsz, gen.augment.distractor_p)
     # place the patch on a padded copy, then max-blend where kept
     pad = 28
     board = canvas.new_zeros(bsz, height + 2 * pad, width + 2 * pad)

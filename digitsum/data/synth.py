@@ -9,85 +9,13 @@ thickness, faint ink, blur, noise), all as batched tensor ops so it runs on the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-PATCH = 28  # MNIST patch size
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the four digits go. mode 'course' is the real layout; 'naive' abuts 28 px patches."""
-    height: int = 40
-    width: int = 168
-    mode: str = "course"
-    gap_min: int = -5     # px between one digit's ink and the next; negative = overlap
-    gap_max: int = 30
-    start_max: int = 16   # left margin before the first digit's ink
-    vertical_slack: int = 2  # how far a patch may reach past the top/bottom (MNIST patches have ~4 px margin)
-    crowd_p: float = 0.0     # share of images whose gaps are all tight (gap_min..2 px): crowded writing
-    anywhere_p: float = 0.0  # share of images whose first digit starts anywhere the four fit (else 0..start_max)
-    min_centre_gap: int | None = None  # px kept between neighbouring digits' centres (None: no rule,
-                                        # as the course layout, where two 1s can nearly coincide)
-    stack_p: float = 0.0     # share of images with stacked neighbours: a pair overlapping in x, one
-                             # digit at the top of the canvas and one at the bottom (each pair of such
-                             # an image is stacked with probability 1/2, at least one)
-    stack_scale: tuple[float, float] = (0.6, 0.95)  # the scale of a stacked digit (two fit in the height)
-    stack_overlap: tuple[float, float] = (0.1, 0.9)  # a stacked pair's x-overlap / the narrower width
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Random distortions. Probabilities are per digit (geometry, ink) or per image (noise, blur)."""
-    rotation: float = 0.0              # max degrees, either way
-    scale: tuple[float, float] = (1.0, 1.0)
-    shear: float = 0.0                 # max shear factor
-    binarize_p: float = 0.0            # hard-edged strokes of even width, as a pen or a mouse draws them
-    thicken_p: float = 0.0             # dilate strokes (3x3 max filter)
-    marker_p: float = 0.0              # of the dilated digits, the share dilated twice (a marker pen)
-    thin_p: float = 0.0                # erode strokes (3x3 min filter)
-    ink: tuple[float, float] = (1.0, 1.0)  # per-digit peak intensity range (faint ink < 1)
-    faint_p: float = 0.0               # probability that a digit's ink is drawn from `ink`
-    blur_p: float = 0.0
-    noise_p: float = 0.0
-    noise_std: tuple[float, float] = (0.0, 0.0)
-    elastic_p: float = 0.0             # smooth random displacement (Simard et al. 2003)
-    elastic_alpha: float = 0.0         # its strength, in units of half a patch
-    distractor_p: float = 0.0          # per image: a letter or scribble beside the row (digitsum.data.distractors)
-
-
-# named presets: 'none' is the plain course layout; 'train' the default training mix;
-# 'hard' the robustness test set (stronger than 'train' in every knob, on a 48x200 canvas)
-AUGMENTS = {
-    "none": Augment(),
-    "train": Augment(rotation=12, scale=(0.8, 1.2), shear=0.2, thicken_p=0.2, thin_p=0.1,
-                     ink=(0.35, 1.0), faint_p=0.25, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12)),
-    # what users bring around the course layout: digits of 14-27 px, slant, thin pen to marker,
-    # elastic distortion, faint ink and noise
-    "wide": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3, marker_p=0.15, thin_p=0.15,
-                    ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12),
-                    elastic_p=0.5, elastic_alpha=0.08),
-    # "wide", and a third of the rows have a letter or a scribble beside them that is no digit
-    "wide_distractors": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
-                                marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
-                                noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
-    "hard": Augment(rotation=15, scale=(0.8, 1.2), shear=0.25, thicken_p=0.25, thin_p=0.15,
-                    ink=(0.3, 0.8), faint_p=0.5, blur_p=0.3, noise_p=0.6, noise_std=(0.04, 0.12)),
-}
-LAYOUTS = {
-    "course": Layout(),
-    "naive": Layout(mode="naive"),
-    "hard": Layout(height=48, width=200, gap_min=-8, gap_max=30, start_max=24),
-    "train": Layout(gap_min=-8, gap_max=32),
-    # first digit anywhere it fits (left, centred, right-aligned) half the time; overlapping to wide gaps
-    "wide": Layout(gap_min=-8, gap_max=40, crowd_p=0.25, anywhere_p=0.5, vertical_slack=4, min_centre_gap=6),
-    # "wide", and a fifth of the images have digits written one above the other
-    "wide_stacked": Layout(gap_min=-8, gap_max=40, crowd_p=0.25, anywhere_p=0.5, vertical_slack=4, min_centre_gap=6,
-                           stack_p=0.2),
-}
+from digitsum.data.synth_presets import AUGMENTS, LAYOUTS, PATCH, Augment, Layout
 
 
 def max_filter3(x: torch.Tensor) -> torch.Tensor:
@@ -132,14 +60,14 @@ class FourDigitGenerator:
         self.gen.manual_seed(seed)
         return self
 
-    # ---- random helpers on the generator's device and stream
-    def _uniform(self, shape, lo, hi):
+    # ---- random draws on the generator's device and stream (the distractors draw from it too)
+    def uniform(self, shape, lo, hi):
         return torch.rand(shape, generator=self.gen, device=self.device) * (hi - lo) + lo
 
-    def _randint(self, lo, hi, shape):  # inclusive of lo, exclusive of hi
+    def randint(self, lo, hi, shape):  # inclusive of lo, exclusive of hi
         return torch.randint(lo, hi, shape, generator=self.gen, device=self.device)
 
-    def _coin(self, shape, p):
+    def coin(self, shape, p):
         return torch.rand(shape, generator=self.gen, device=self.device) < p
 
     # ---- the pipeline
@@ -150,7 +78,7 @@ class FourDigitGenerator:
 
     def sample_with_centres(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> images (B, 1, H, W), digits (B, 4), x-centres of the digits' ink in canvas px (B, 4)."""
-        idx = self._randint(0, len(self.pool), (batch_size, 4))
+        idx = self.randint(0, len(self.pool), (batch_size, 4))
         digits = self.labels[idx]                                        # (B, 4)
         patches = self.pool[idx].float().div_(255.0)                     # (B, 4, 28, 28)
         stacked = self._stacked_pairs(batch_size)                        # (B, 3) bool or None
@@ -164,7 +92,7 @@ class FourDigitGenerator:
     def _where(self, n: int, p: float, changed: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
         """Each of n items (dim 0) takes `changed` with probability p, else `kept`. A mask, not an
         index subset: no host sync and no dynamic shapes, so it runs as fast on a GPU."""
-        coin = self._coin(n, p).view(-1, *([1] * (kept.dim() - 1)))
+        coin = self.coin(n, p).view(-1, *([1] * (kept.dim() - 1)))
         return torch.where(coin, changed, kept)
 
     def _stacked_pairs(self, bsz: int) -> torch.Tensor | None:
@@ -173,10 +101,10 @@ class FourDigitGenerator:
         L = self.layout
         if not L.stack_p:
             return None
-        pairs = self._coin((bsz, 3), 0.5)
-        one = F.one_hot(self._randint(0, 3, (bsz,)), 3).bool()            # at least one pair
+        pairs = self.coin((bsz, 3), 0.5)
+        one = F.one_hot(self.randint(0, 3, (bsz,)), 3).bool()            # at least one pair
         pairs = torch.where(pairs.any(1, keepdim=True), pairs, one)
-        return pairs & self._coin((bsz, 1), L.stack_p)
+        return pairs & self.coin((bsz, 1), L.stack_p)
 
     def _distort_digits(self, patches: torch.Tensor, small: torch.Tensor | None = None) -> torch.Tensor:
         """small: (B, K) bool, digits drawn at the layout's `stack_scale` (half the canvas height)."""
@@ -184,11 +112,11 @@ class FourDigitGenerator:
         b = patches.shape[0] * patches.shape[1]   # (B, K, 28, 28): K patches a row
         flat = patches.view(b, 1, PATCH, PATCH)
         if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p or small is not None:
-            angle = self._uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
-            scale = self._uniform(b, *a.scale)
+            angle = self.uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
+            scale = self.uniform(b, *a.scale)
             if small is not None:
-                scale = torch.where(small.reshape(-1), self._uniform(b, *self.layout.stack_scale), scale)
-            shear = self._uniform(b, -a.shear, a.shear)
+                scale = torch.where(small.reshape(-1), self.uniform(b, *self.layout.stack_scale), scale)
+            shear = self.uniform(b, -a.shear, a.shear)
             cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
             # output->input map: inverse rotation and scale, plus a horizontal shear. The same grid
             # as F.affine_grid(align_corners=False), built with broadcasting (3x faster on CPU).
@@ -197,12 +125,12 @@ class FourDigitGenerator:
             grid = torch.stack([gx, gy], dim=-1).view(b, PATCH, PATCH, 2)
             if a.elastic_p:  # a smooth field: 4x4 random vectors, upsampled (cheaper than a Gaussian blur)
                 coarse = torch.randn((b, 2, 4, 4), generator=self.gen, device=self.device) * a.elastic_alpha
-                coarse = coarse * self._coin(b, a.elastic_p).view(-1, 1, 1, 1)
+                coarse = coarse * self.coin(b, a.elastic_p).view(-1, 1, 1, 1)
                 u = self._upsample
                 grid = grid + torch.einsum("ij,bcjk,lk->bilc", u, coarse, u)   # (b, 28, 28, 2)
             flat = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         if a.binarize_p:  # MNIST strokes have soft edges and uneven width; a pen's do not
-            level = self._uniform(b, 0.25, 0.6).view(-1, 1, 1, 1)
+            level = self.uniform(b, 0.25, 0.6).view(-1, 1, 1, 1)
             flat = self._where(b, a.binarize_p, (flat > level).to(flat.dtype), flat)
         if a.thicken_p:  # dilate some digits (3x3 max filter), a marker's share of them twice
             thick = max_filter3(flat)
@@ -214,7 +142,7 @@ class FourDigitGenerator:
             kept = (eroded.sum((1, 2, 3)) >= 0.5 * flat.sum((1, 2, 3))).view(-1, 1, 1, 1)
             flat = self._where(b, a.thin_p, torch.where(kept, eroded, flat), flat)
         if a.faint_p:
-            ink = self._where(b, a.faint_p, self._uniform(b, *a.ink), torch.ones(b, device=self.device))
+            ink = self._where(b, a.faint_p, self.uniform(b, *a.ink), torch.ones(b, device=self.device))
             flat = flat * ink.view(-1, 1, 1, 1)
         return flat.reshape(patches.shape)
 
@@ -233,20 +161,20 @@ class FourDigitGenerator:
         left = torch.where(any_ink, ink_cols.float().argmax(dim=2), 0)
         right = torch.where(any_ink, PATCH - 1 - ink_cols.flip(2).float().argmax(dim=2), PATCH - 1)
         ink_width = right - left + 1                                      # (B, 4)
-        gaps = self._randint(L.gap_min, L.gap_max + 1, (bsz, 3))
+        gaps = self.randint(L.gap_min, L.gap_max + 1, (bsz, 3))
         if L.crowd_p:
-            gaps = self._where(bsz, L.crowd_p, self._randint(L.gap_min, min(2, L.gap_max) + 1, (bsz, 3)), gaps)
+            gaps = self._where(bsz, L.crowd_p, self.randint(L.gap_min, min(2, L.gap_max) + 1, (bsz, 3)), gaps)
         if stacked is not None:   # a stacked pair overlaps in x by a share of the narrower digit
             narrower = torch.minimum(ink_width[:, :3], ink_width[:, 1:]).float()
-            overlap = (self._uniform((bsz, 3), *L.stack_overlap) * narrower).round().long()
+            overlap = (self.uniform((bsz, 3), *L.stack_overlap) * narrower).round().long()
             gaps = torch.where(stacked, -overlap, gaps)
         if L.min_centre_gap is not None:  # overlap no further than keeps the centres apart
             min_gap = torch.div(2 * L.min_centre_gap - ink_width[:, :3] - ink_width[:, 1:] + 1, 2, rounding_mode="floor")
             gaps = torch.maximum(gaps, min_gap)
-        start = self._randint(0, L.start_max + 1, (bsz, 1))
+        start = self.randint(0, L.start_max + 1, (bsz, 1))
         if L.anywhere_p:  # the first digit anywhere the four still fit: left, centred, right-aligned
             room = (L.width - 1 - ink_width.sum(1) - gaps.sum(1)).clamp_min(0)          # (B,)
-            anywhere = (self._uniform(bsz, 0.0, 1.0) * (room + 1).float()).long().unsqueeze(1)
+            anywhere = (self.uniform(bsz, 0.0, 1.0) * (room + 1).float()).long().unsqueeze(1)
             start = self._where(bsz, L.anywhere_p, anywhere, start)
         # shrink the start and then the gaps where four digits would run off the right end
         total = start.squeeze(1) + ink_width.sum(1) + gaps.sum(1)
@@ -256,7 +184,7 @@ class FourDigitGenerator:
         gaps = gaps - torch.div(excess - cut_start + 2, 3, rounding_mode="floor").unsqueeze(1)
         ink_left = torch.cumsum(torch.cat([start, (ink_width[:, :3] + gaps)], dim=1), dim=1)
         x = ink_left - left
-        y = self._randint(-L.vertical_slack, L.height - PATCH + L.vertical_slack + 1, (bsz, 4))
+        y = self.randint(-L.vertical_slack, L.height - PATCH + L.vertical_slack + 1, (bsz, 4))
         if stacked is not None:
             y = torch.where(_in_a_pair(stacked), self._stacked_heights(patches), y)
         return x, y, (left + right).float() / 2
@@ -269,8 +197,8 @@ class FourDigitGenerator:
         any_ink = ink_rows.any(dim=2)
         top = torch.where(any_ink, ink_rows.float().argmax(dim=2), 0)
         bottom = torch.where(any_ink, PATCH - 1 - ink_rows.flip(2).float().argmax(dim=2), PATCH - 1)
-        edge = self._randint(0, 4, (bsz, 4))
-        high = (torch.arange(4, device=self.device) + self._randint(0, 2, (bsz, 1))) % 2 == 0
+        edge = self.randint(0, 4, (bsz, 4))
+        high = (torch.arange(4, device=self.device) + self.randint(0, 2, (bsz, 1))) % 2 == 0
         return torch.where(high, edge - top, H - 1 - edge - bottom)
 
     def _paste(self, patches: torch.Tensor, stacked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -295,7 +223,7 @@ class FourDigitGenerator:
 
     def _add_distractors(self, canvas: torch.Tensor) -> torch.Tensor:
         from digitsum.data.distractors import paste_beside
-        pick = self._randint(0, len(self.distractors), (canvas.shape[0],))
+        pick = self.randint(0, len(self.distractors), (canvas.shape[0],))
         marks = self._distort_digits(self.distractors[pick].float().div_(255.0).unsqueeze(1)).squeeze(1)
         return paste_beside(self, canvas, marks)
 
@@ -307,7 +235,7 @@ class FourDigitGenerator:
             c = (c[:, :, :-2] + 2 * c[:, :, 1:-1] + c[:, :, 2:]) * 0.25
             canvas = self._where(bsz, a.blur_p, (c[:, :-2] + 2 * c[:, 1:-1] + c[:, 2:]) * 0.25, canvas)
         if a.noise_p:
-            std = self._uniform(bsz, *a.noise_std) * self._coin(bsz, a.noise_p)
+            std = self.uniform(bsz, *a.noise_std) * self.coin(bsz, a.noise_p)
             noise = torch.randn(canvas.shape, generator=self.gen, device=self.device)
             canvas = torch.addcmul(canvas, noise, std.view(-1, 1, 1))
         return canvas.clamp_(0.0, 1.0)
