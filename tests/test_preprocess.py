@@ -152,3 +152,22 @@ def test_touching_digits_cropped_at_the_frame_are_kept():
     row[:, 0:3] = row[:, 20:23] = row[:, 45:48] = row[:, 67:70] = 1.0    # four strokes joined by a bar
     row[0:2, :] = 1.0
     assert np.array_equal(drop_page_edges(row), row)
+
+
+def test_a_band_along_the_frame_goes_and_a_digit_cut_by_the_frame_stays():
+    # a strip of the table (or the page's rim) along the right side, a quarter of a digit wide: not
+    # elongated enough to count as a line (3.5x the digits', where lines are 4x+), nor long enough
+    # to be the table, yet it runs along the frame and reaches in only a little
+    from digitsum.reading.preprocess import drop_page_edges
+    patches, _ = load_mnist("test")
+    big = [np.kron(patches[k], np.ones((2, 2))) / 255.0 for k in range(5)]   # 56 px patches, ~44 px digits
+    ink = np.zeros((140, 400), np.float32)
+    for k, x in enumerate((20, 100, 180, 260)):
+        ink[40:96, x:x + 56] = big[k]
+    band = ink.copy()
+    band[:, 387:] = 0.8                                        # 140 px along the frame, 13 across
+    cleaned = drop_page_edges(band)
+    assert cleaned[:, 370:].max() == 0 and np.array_equal(cleaned[:, :340], ink[:, :340])
+    cut = ink.copy()
+    cut[40:96, 372:] = big[4][:, :28]                          # half a digit at the frame stays
+    assert np.array_equal(drop_page_edges(cut), cut)

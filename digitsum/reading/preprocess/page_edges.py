@@ -10,6 +10,8 @@ LINE_FRAME = 1.5      # a mark touching the frame and longer than this many digi
 LINE_LONG = 6.0       # any mark longer than this many digit heights is no digit (a ruled line, an edge)
 LINE_TABLE = 3.5      # a region at the frame this many digit heights long is the table, not a group of digits
 LINE_THIN = 4.0       # an edge is this many times as elongated (length^2 / area) as the median mark
+HUG_ALONG = 1.4       # a mark along the frame, longer than this many digit heights ...
+HUG_ACROSS = 0.45     # ... and reaching in from the frame less than this many, is the page's edge
 
 
 def drop_page_edges(wob: np.ndarray) -> np.ndarray:
@@ -21,7 +23,8 @@ def drop_page_edges(wob: np.ndarray) -> np.ndarray:
     for an edge when it is LINE_THIN times as elongated as the median mark and either touches the
     frame and is longer than LINE_FRAME digit heights, or is longer than LINE_LONG anywhere; a
     region at the frame longer than LINE_TABLE digit heights is the table (or its grain) and goes
-    too. When every sizeable mark would go, nothing does (a tightly cropped row of touching
+    too, as does a band that hugs the frame (longer along it than HUG_ALONG digit heights, reaching
+    in less than HUG_ACROSS): a digit cut by the frame reaches in about as far as it runs along it. When every sizeable mark would go, nothing does (a tightly cropped row of touching
     digits). Digit height is the median height of the marks of some size."""
     from scipy import ndimage
     # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
@@ -50,8 +53,20 @@ def _edge_marks(boxes: list, sizes: np.ndarray, shape: tuple[int, int]) -> tuple
     h, w = shape
     at_frame = np.array([b[0].start <= 1 or b[1].start <= 1 or b[0].stop >= h - 1 or b[1].stop >= w - 1
                          for b in boxes])
+    hugs = np.array([_hugs_frame(b, shape, digit) for b in boxes])
     # a mark at the frame is the page's edge when it is thin, or the table beyond it when it is a
     # region longer than any group of touching digits; away from the frame only long lines go
     edge = (at_frame & (lengths > LINE_FRAME * digit) & (thin | (lengths > LINE_TABLE * digit))) \
-        | (thin & (lengths > LINE_LONG * digit))
+        | (thin & (lengths > LINE_LONG * digit)) | hugs
     return edge, big
+
+
+def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) -> bool:
+    """Does the mark in `box` run along a side of the frame it touches, as a band (the page's edge
+    seen at the side of the photo, or the table's strip beyond it)?"""
+    (rows, cols), (h, w) = box, shape
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    at_side = cols.start <= 1 or cols.stop >= w - 1           # left or right: the band is vertical
+    at_top_or_bottom = rows.start <= 1 or rows.stop >= h - 1
+    return bool((at_side and height > HUG_ALONG * digit and width < HUG_ACROSS * digit)
+                or (at_top_or_bottom and width > HUG_ALONG * digit and height < HUG_ACROSS * digit))
