@@ -124,6 +124,8 @@ def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
     assert "--synthetic-fraction 1" in naive
     sums_only = next(line for line in lines if "/sums-only " in line)
     assert "--synthetic-fraction 0" in sums_only and "--real-digits" not in sums_only
+    regression = next(line for line in lines if "/regression " in line)   # seed 003's loss
+    assert "--model resnet_small_regression " in regression and "--regression-loss mse " in regression
     assert not (tmp_path / "plan" / "results.json").exists()
     if budget == "gpu":   # ours (3x3 stem, column head) beside the seeds' torchvision ResNet-50
         assert sum("--model resnet50_sum37 " in line for line in lines) == 2

@@ -266,3 +266,27 @@ def test_adam_is_the_seeds_l2_adam_and_resume_tells_it_from_adamw(tmp_path, save
     other = argparse.Namespace(**{**vars(args), "optimizer": resumed})
     with pytest.raises(DigitsumError, match=f"used --optimizer {saved}, not {resumed}"):
         resume(other, model, None, make_optimizer(other, model, torch.device("cpu")))
+
+
+def test_the_regression_head_trains_with_mse_when_asked_and_reads_the_rounded_sum():
+    """--regression-loss mse: the seeds' squared error on the sum (smooth L1 stays the default); the
+    head's reading is its output rounded to the nearest sum, 0-36."""
+    from digitsum.models.net import create_model
+    from train.loop import compute_loss
+    assert parse([]).regression_loss == "smooth_l1"
+    out = torch.tensor([0.0, 20.0, 7.4, 30.0])
+    sums = torch.tensor([2, 18, 7, 30])
+    parts = {"real": (slice(0, 4), sums, None, None)}
+    mse = compute_loss(parse(["--regression-loss", "mse"]), out, "regression", parts)
+    huber = compute_loss(parse([]), out, "regression", parts)
+    assert mse.item() == pytest.approx((4 + 4 + 0.4 ** 2 + 0) / 4)
+    assert huber.item() == pytest.approx((1.5 + 1.5 + 0.5 * 0.4 ** 2 + 0) / 4)
+    torch.manual_seed(0)
+    model = create_model("resnet_small_regression").eval()
+    images = torch.rand(6, 1, 40, 168)
+    for shift in (-3.0, 0.4, 12.6, 17.5, 35.8, 50.0):
+        with torch.no_grad():
+            model.heads[0].bias.fill_(shift)
+            predicted = model(images).float()
+        read = model.read(images).sum_probs.argmax(1)
+        assert torch.equal(read, predicted.round().clamp(0, 36).long()), shift

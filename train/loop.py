@@ -82,6 +82,8 @@ def compute_loss(args, model_out, head: str, parts: dict) -> torch.Tensor:
                 loss = sum_nll(out, sums)
         elif head == "sum":
             loss = F.cross_entropy(out, sums, label_smoothing=args.label_smoothing)
+        elif args.regression_loss == "mse":   # the seeds': squared error on the sum
+            loss = F.mse_loss(out, sums.float())
         else:
             loss = F.smooth_l1_loss(out, sums.float())
         total = total + weight * loss * (out.shape[0] / model_out.shape[0])

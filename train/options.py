@@ -92,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--schedule", choices=["cosine", "onecycle", "constant"], default="cosine")
     g.add_argument("--warmup-steps", type=nonnegative_int, default=200)
     g.add_argument("--label-smoothing", type=fraction, default=0.05)
+    g.add_argument("--regression-loss", choices=["smooth_l1", "mse"], default="smooth_l1",
+                   help="loss of a regression head (one output, the sum; its prediction is rounded to the nearest "
+                        "sum): smooth_l1 (Huber, beta 1) or mse (the seeds' regression)")
     g.add_argument("--clip-grad", type=nonnegative_float, default=2.0, help="max gradient norm (0 = off)")
     g.add_argument("--ema-decay", type=fraction, default=0.999,
                    help="EMA decay per 128 training images (0 disables EMA). A step of a global batch of B images "

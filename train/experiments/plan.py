@@ -171,11 +171,11 @@ def plan_course(seeds: SeedsRun, name: str) -> Plan:
 
 
 def plan_regression(seeds: SeedsRun, name: str) -> Plan:
-    argv = ["--model", "resnet_small_regression", *_real_only(seeds), *_common(seeds, "regression", name)]
-    return Plan(argv, "resnet_small_regression", "resnet_small, one regression output, real sum labels only, "
-                "prediction rounded to the nearest sum",
-                ["loss: train's smooth L1 (Huber, beta 1) where the seed had MSE; the two agree within 1 of the "
-                 "target, smooth L1 is gentler on the early large errors"])
+    """Seed 003's regression: one output trained with MSE on the sum, rounded to the nearest sum."""
+    argv = ["--model", "resnet_small_regression", *_real_only(seeds), "--regression-loss", "mse",
+            *_common(seeds, "regression", name)]
+    return Plan(argv, "resnet_small_regression", "resnet_small, one regression output trained with MSE on the sum "
+                "(the seed's loss), real sum labels only, prediction rounded to the nearest sum", [])
 
 
 def plan_vgg(seeds: SeedsRun, name: str) -> Plan:

@@ -3,8 +3,9 @@
 The seed's ResNets are torchvision's standard ones (`digitsum.models.seeds`: 1-channel 7x7/2 stem,
 max-pool, global average pool, fc) trained with the seed's recipe (`seed_recipe`): lr 1e-3 constant,
 weight decay 1e-4, no clipping, no label smoothing, EMA 0.99 per step of 128 images from the first
-step, with Adam (`--optimizer adam`: torch's defaults, L2 decay). What train cannot do as the seed did
-is a note of the row: the regression loss is smooth L1, not MSE. Our designs (`plan.plan_resnet_*`: 3x3 stride-1 stem, column head) are rows of their own.
+step, with Adam (`--optimizer adam`: torch's defaults, L2 decay). The regression row trains with MSE
+(`--regression-loss mse`), as the seed did. Our designs (`plan.plan_resnet_*`: 3x3 stride-1 stem,
+column head) are rows of their own.
 """
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ SYSTEMS = [
            "~50 % sum accuracy (100k samples)", plan_naive),
     System("course-digits", "the same ResNet, four digit heads, course-layout synthetic only (control)",
            "(ours: the naive row's control)", plan_course),
-    System("regression", "regression head, rounded (seed 003: MSE)", "seed 003 (no figure given in the issue)",
+    System("regression", "regression head, MSE, rounded (seed 003)", "seed 003 (no figure given in the issue)",
            plan_regression),
     System("regression-sum37", "the regression row's trunk with a 37-way sum head (seed 003)",
            "seed 003 compares the two heads", plan_regression_sum37),
