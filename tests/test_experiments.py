@@ -1,7 +1,7 @@
 """`python -m train.experiments seeds` (the seeds' table), `python -m train --task mnist`, and the
 registry's ImageNet-weight loading. The smoke budget runs here on a representative subset (a
 sum-head run and an MNIST run as subprocesses, the reader's MNIST score in-process) plus every
-system's planned command; the whole smoke budget (21 subprocesses, minutes on 2 cores) runs with
+system's planned command; the whole smoke budget (22 subprocesses, minutes on 2 cores) runs with
 DIGITSUM_FULL_SMOKE=1."""
 import json
 import os
@@ -119,7 +119,9 @@ def test_every_system_is_planned_at_every_budget(tmp_path, budget, capsys):
     assert cli(["seeds", "--budget", budget, "--out", str(tmp_path / "plan"), "--dry-run"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("python -m train")]
     assert len(lines) == len(SYSTEMS)
-    assert sum("--task mnist" in line for line in lines) == 5
+    assert sum("--task mnist" in line for line in lines) == 6
+    finetuned = next(line for line in lines if "/mnist-resnet18-ft" in line)   # seed 002; offline: from scratch
+    assert "--model resnet18 " in finetuned and "--pretrained" not in finetuned
     naive = next(line for line in lines if "--layout naive" in line)
     assert "--synthetic-fraction 1" in naive
     sums_only = next(line for line in lines if "/sums-only " in line)
@@ -166,6 +168,48 @@ def test_mnist_task_trains_and_scores_on_the_test_split(tmp_path):
                 "--test-limit", "50", "--out", str(tmp_path / "m"), "--threads", "2"]) == 0
     m = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert m["n_test"] == 50 and m["n_train"] == 100 and m["steps"] == 3 and 0 <= m["test_accuracy"] <= 1
+
+
+def test_the_mnist_task_fine_tunes_a_resnet18_from_torchvision_weights(tmp_path, capsys):
+    """Seed 002's fine-tuned ResNet-18: --pretrained loads every trunk tensor of a torchvision
+    resnet18 state_dict (conv1's RGB summed into one channel), the 10-way fc stays new; the seeds'
+    row passes the weights it was given. A file of another kind is one line."""
+    from train.experiments.plan import BUDGETS, SeedsRun
+    from train.experiments.systems import SYSTEMS
+    from train.mnist_task import MNIST_MODELS, cli, load_pretrained
+    torch.manual_seed(1)
+    imagenet = torchvision.models.resnet18(weights=None).state_dict()
+    path = tmp_path / "resnet18.pth"
+    torch.save(imagenet, path)
+    torch.manual_seed(0)
+    model = MNIST_MODELS["resnet18"]()
+    fc_before = model.fc.weight.clone()
+    report = load_pretrained(model, path)
+    sd = model.state_dict()
+    assert torch.equal(sd["layer3.1.conv2.weight"], imagenet["layer3.1.conv2.weight"])
+    assert torch.equal(sd["bn1.running_var"], imagenet["bn1.running_var"])
+    assert torch.allclose(sd["conv1.weight"], imagenet["conv1.weight"].sum(1, keepdim=True))
+    assert torch.equal(model.fc.weight, fc_before) and report["not_loaded"] == ["fc.bias", "fc.weight"]
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert cli(["--model", "resnet18", "--pretrained", str(path), "--steps", "2", "--batch-size", "8",
+                "--train-limit", "64", "--test-limit", "32", "--out", str(tmp_path / "ft"), "--threads", "1"]) == 0
+    m = json.loads((tmp_path / "ft" / "metrics.json").read_text())
+    assert m["initialised_from"] == str(path) and m["pretrained_tensors_loaded"] == len(imagenet) - 2
+    assert "--pretrained" in m["command"] and m["steps"] == 2
+    # the seeds' row fine-tunes from the weights it is given
+    seeds = SeedsRun(tmp_path / "plan", BUDGETS["gpu"], data={}, pretrained={"resnet18": path})
+    plan = next(s for s in SYSTEMS if s.name == "mnist-resnet18-ft").plan(seeds, "mnist-resnet18-ft")
+    assert plan.argv[plan.argv.index("--pretrained") + 1] == path and "fine-tuned" in plan.settings
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "resnet34.pth")
+    (tmp_path / "junk.pth").write_text("not a state_dict")
+    capsys.readouterr()
+    for argv, message in ((["--model", "resnet18", "--pretrained", str(tmp_path / "resnet34.pth")], "not this model's"),
+                          (["--model", "resnet18", "--pretrained", str(tmp_path / "junk.pth")], "not a readable"),
+                          (["--model", "resnet18", "--pretrained", str(tmp_path / "none.pth")], "no such file"),
+                          (["--model", "cnn2", "--pretrained", str(path)], "--pretrained takes --model")):
+        assert cli([*argv, "--steps", "1", "--train-limit", "8", "--out", str(tmp_path / "bad")]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, (argv, err)
 
 
 def test_torchvision_resnet50_weights_fill_the_trunk(tmp_path):

@@ -50,27 +50,29 @@ BUDGETS = {
                     steps=dict(convnet=3, resnet=2, resnet101=2, ours_resnet=2, naive=2, regression=2, vgg=2,
                                sums_only=2),
                     batch=8,
-                    mnist_test_limits=dict(resnet50=32),
-                    mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet50=1), mnist_batch=8,
+                    mnist_test_limits=dict(resnet18=32, resnet50=32),
+                    mnist_steps=dict(mlp=3, cnn2=2, cnn_k1=2, cnn_k5=2, resnet18=2, resnet50=1), mnist_batch=8,
                     mnist_train_limit=512, mnist_test_limit=64, reader_digits=64, stand_in=True),
     "cpu": Budget("cpu", real_n=20000, test_n=2000, val_limit=500,
                   steps=dict(convnet=200, resnet=100, resnet101=50, ours_resnet=100, naive=100, regression=100, vgg=100,
                              sums_only=120),
                   batch=32,
                   mnist_test_limits=dict(resnet50=2000),
-                  mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet50=20), mnist_batch=64,
+                  mnist_steps=dict(mlp=940, cnn2=150, cnn_k1=150, cnn_k5=150, resnet18=150, resnet50=20), mnist_batch=64,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=True),
-    # the seeds' 128-image batches and 30k real images, all 21 rows on one H100-class GPU in about 12
-    # minutes in all (the dry run prints each row's estimate, train/experiments/estimate.py; 21 starts
+    # the seeds' 128-image batches and 30k real images, all 22 rows on one H100-class GPU in about 12
+    # minutes in all (the dry run prints each row's estimate, train/experiments/estimate.py; 22 starts
     # of ~15 s are 5 of them): 10 epochs for the ConvNet, 8 for the seeds' ResNet-50 and ResNet-18 rows
     # (torchvision's stem: 24 ms a step), 2.6 for ResNet-101 (46 ms), 1.7 for our ResNet-50 rows (42 ms:
     # the 3x3 stride-1 stem), 6.8 for the regression and 3.4 of real images for the VGG rows, 13 for
-    # sums-only; 128k naive images (1.3x the seed's 100k set); MNIST 5 epochs (2 for ResNet-50)
+    # sums-only; 128k naive images (1.3x the seed's 100k set); MNIST 5 epochs (2 for ResNet-50 and the
+    # fine-tuned ResNet-18)
     "gpu": Budget("gpu", real_n=30000, test_n=10000, val_limit=2000,
                   steps=dict(convnet=2350, resnet=1875, resnet101=600, ours_resnet=400, naive=1000, regression=1600,
                              vgg=1600, sums_only=3000),
                   batch=128,
-                  mnist_steps=dict(mlp=2345, cnn2=2345, cnn_k1=2345, cnn_k5=2345, resnet50=940), mnist_batch=128,
+                  mnist_steps=dict(mlp=2345, cnn2=2345, cnn_k1=2345, cnn_k5=2345, resnet18=940, resnet50=940),
+                  mnist_batch=128,
                   mnist_train_limit=0, mnist_test_limit=0, reader_digits=10000, stand_in=False),
 }
 
@@ -207,12 +209,21 @@ def _mnist(seeds: SeedsRun, name: str, model: str) -> Plan:
     if seeds.threads:
         argv += ["--threads", seeds.threads]
     notes = [] if model != "resnet50" else [
-        "trained from scratch, as seed 004's 99.42 % (its 99.53 % started from ImageNet weights, which the MNIST "
-        "task cannot load); ours: a 3x3 stride-1 stem without max-pool (train.mnist_task), not torchvision's 7x7/2"]
-    if model == "resnet50" and b.mnist_steps[model] < 200:
+        "trained from scratch, as seed 004's 99.42 % (its 99.53 % started from ImageNet weights: the MNIST task's "
+        "--pretrained); ours: a 3x3 stride-1 stem without max-pool (train.mnist_task), not torchvision's 7x7/2"]
+    settings = f"MNIST {model}, Adam 1e-3 cosine, {b.mnist_steps[model]} x {b.mnist_batch}"
+    if model == "resnet18":   # seed 002 fine-tuned it: from ImageNet weights when there are some
+        weights = seeds.pretrained.get("resnet18")
+        if weights is not None:
+            argv += ["--pretrained", weights]
+        notes.append("fine-tuned from ImageNet weights (--pretrained resnet18)" if weights is not None else NO_WEIGHTS)
+        settings = (f"MNIST torchvision resnet18 (1-channel 7x7/2 stem, max-pool, fc), "
+                    f"{'fine-tuned' if weights is not None else 'from scratch'}, Adam 1e-3 cosine, "
+                    f"{b.mnist_steps[model]} x {b.mnist_batch}")
+    if model in ("resnet18", "resnet50") and b.mnist_steps[model] < 200:
         notes.append(f"only {b.mnist_steps[model]} steps: BatchNorm's running statistics are far from settled, so "
                      "the eval-mode accuracy lags the training loss (see final_loss in results.json)")
-    return Plan(argv, model, f"MNIST {model}, Adam 1e-3 cosine, {b.mnist_steps[model]} x {b.mnist_batch}", notes)
+    return Plan(argv, model, settings, notes)
 
 
 def plan_mnist(model):

@@ -65,6 +65,8 @@ SYSTEMS = [
     System("mnist-cnn2", "MNIST: 2-conv CNN (seed 004)", "99.19 %", plan_mnist("cnn2"), "mnist"),
     System("mnist-resnet50", "MNIST: ResNet-50 from scratch (seed 004)",
            "99.42 % from scratch (99.53 % ImageNet-initialised)", plan_mnist("resnet50"), "mnist"),
+    System("mnist-resnet18-ft", "MNIST: ResNet-18 (torchvision) fine-tuned (seed 002)",
+           "0.869 (fine-tuned)", plan_mnist("resnet18"), "mnist"),
     System("mnist-mlp", "MNIST: MLP (seed 002)", "seed 002: MLP vs CNNs", plan_mnist("mlp"), "mnist"),
     System("mnist-cnn-k1", "MNIST: CNN, kernel 1 (seed 002)", "seed 002", plan_mnist("cnn_k1"), "mnist"),
     System("mnist-cnn-k5", "MNIST: CNN, kernel 5 (seed 002)", "seed 002", plan_mnist("cnn_k5"), "mnist"),
