@@ -36,7 +36,7 @@ def main() -> int:
     print("| checkpoint | set | " + " | ".join(str(d) for d in range(10)) + " |")
     print("|---|---|" + "---:|" * 10)
     for c in a.checkpoint:
-        model = load_checkpoint(c)
+        model = load_checkpoint(c, for_inference=True)
         for name, data in sets.items():
             digit_probs, sum_probs, _ = predict_batches(model, data.images, 500)
             m = metrics_from_probs(digit_probs, sum_probs, data.sums, data.digits)

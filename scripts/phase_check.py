@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    model, data = load_checkpoint(a.checkpoint), load_dataset(a.data)
+    model, data = load_checkpoint(a.checkpoint, for_inference=True), load_dataset(a.data)
     real = course_canvases(a.real_sets) if a.real_sets is not None and available(a.real_sets) else {}
 
     def accuracy(images, sums):

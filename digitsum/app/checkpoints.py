@@ -66,7 +66,7 @@ class CheckpointPool:
         with self._lock:
             if name not in self._models:
                 try:
-                    self._models[name] = load_checkpoint(self.locations[name])
+                    self._models[name] = load_checkpoint(self.locations[name], for_inference=True)
                 except DigitsumError as e:
                     raise named(e, self.locations[name], name) from None
             return self._models[name]

@@ -49,25 +49,34 @@ def cmd_benchmark_model(a) -> int:
     batched evaluation of a course set, for a checkpoint."""
     import numpy as np
     import torch
+    import torch.fx.experimental.optimization
     from digitsum.storage.checkpoint import load_checkpoint
     from digitsum.evaluation.evaluate import predict_batches
     from digitsum.reading.predict import predict_image
     from digitsum.data.synth import generate_dataset
     if a.threads:
         torch.set_num_threads(a.threads)
-    model = load_checkpoint(a.checkpoint)
+    plain = load_checkpoint(a.checkpoint)
+    model = load_checkpoint(a.checkpoint, for_inference=True)      # as the app and evaluation read
     reference = _resnet18_reference()
+    # like for like: resnet18 with its BatchNorms folded too (torch.fx finds its conv + bn pairs)
+    folded_reference = torch.fx.experimental.optimization.fuse(_resnet18_reference())
     x = torch.rand(a.batch_size, 1, model.height, model.width)
+    runs = {"resnet18": reference, "resnet18, BatchNorm folded": folded_reference,
+            "ours": plain, "ours, BatchNorm folded (served)": model}
     with torch.inference_mode():
-        # interleaved, best of `repeats`: both see the same machine state
-        ref_s, ours_s = [], []
+        # interleaved, best of `repeats`: all see the same machine state
+        times = {name: [] for name in runs}
         for _ in range(a.repeats):
-            ref_s.append(_seconds(lambda: reference(x)))
-            ours_s.append(_seconds(lambda: model(x)))
-    ref_best, ours_best = min(ref_s), min(ours_s)
+            for name, net in runs.items():
+                times[name].append(_seconds(lambda: net(x)))
+    best = {name: min(t) * 1000 for name, t in times.items()}
     print(f"{a.checkpoint}: {torch.get_num_threads()} threads")
-    print(f"  forward, batch {a.batch_size} at {model.height}x{model.width}: {ours_best * 1000:.0f} ms; "
-          f"resnet18 (1-channel 7x7/2 stem) {ref_best * 1000:.0f} ms; speed-up {ref_best / ours_best:.2f}x")
+    print(f"  forward, batch {a.batch_size} at {model.height}x{model.width} (resnet18 with a 1-channel 7x7/2 stem), ms: "
+          + ", ".join(f"{name} {ms:.0f}" for name, ms in best.items()))
+    print(f"  speed-up against resnet18: served {best['resnet18'] / best['ours, BatchNorm folded (served)']:.2f}x, "
+          f"unfolded {best['resnet18'] / best['ours']:.2f}x, both folded "
+          f"{best['resnet18, BatchNorm folded'] / best['ours, BatchNorm folded (served)']:.2f}x")
     images, _ = generate_dataset("test", a.n, seed=1)
     one = images[0]
     times = []

@@ -19,7 +19,7 @@ def cmd_evaluate(a) -> int:
     if a.images is not None and a.labels is None:
         raise DigitsumError("--images needs --labels (the sums file)")
     data = load_dataset(a.data) if a.data is not None else load_dataset(a.images, a.labels, a.digits)
-    models = [load_checkpoint(c) for c in a.checkpoint]
+    models = [load_checkpoint(c, for_inference=True) for c in a.checkpoint]
     model = models[0]
     if len(models) > 1 or a.tta:   # an ensemble and/or test-time shifts, averaged
         from digitsum.models.inference import TTA_SHIFTS, AveragedReader
@@ -64,7 +64,7 @@ def cmd_robustness(a) -> int:
     from digitsum.storage.checkpoint import load_checkpoint
     if a.threads:
         torch.set_num_threads(a.threads)
-    models = {str(c): load_checkpoint(c) for c in a.checkpoint}
+    models = {str(c): load_checkpoint(c, for_inference=True) for c in a.checkpoint}
     real = _real_sets(a)
     # a column's source: None (a suite set, rendered or read from the cache), a folder, or a set in memory
     columns: dict = {name: None for name in a.sets}
@@ -145,7 +145,7 @@ def cmd_refusal(a) -> int:
     from digitsum.evaluation.refusal import refusal_rates
     if a.threads:
         torch.set_num_threads(a.threads)
-    model = load_checkpoint(a.checkpoint)
+    model = load_checkpoint(a.checkpoint, for_inference=True)
     if not model.reads_positions:
         raise DigitsumError(f"{a.checkpoint}: only readers (models that find digit centres) have the four-digit check")
     rates = refusal_rates(model, a.n, a.seed)
