@@ -142,12 +142,12 @@ def test_the_generator_is_built_once_per_run_and_reseeded(monkeypatch, tmp_path,
     import train.data
     import train.main
     built = []
-    real_make = train.data.make_generator
+    real_make = train.data.make_fused_generator   # the default, --synth fused
 
     def counting(*a, **k):
         built.append(1)
         return real_make(*a, **k)
-    monkeypatch.setattr(train.data, "make_generator", counting)
+    monkeypatch.setattr(train.data, "make_fused_generator", counting)
     args = parse(["--model", "convnet4", "--batch-size", "8", "--steps", "6", "--eval-every", "2", "--stop-after", "4",
                   "--synthetic-fraction", "1", "--val", str(course_set), "--val-limit", "8", "--warmup-steps", "1",
                   "--out", str(tmp_path / "run")])

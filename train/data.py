@@ -18,6 +18,8 @@ from digitsum.reading.preprocess import fit_batch
 from digitsum.data.course import load_dataset
 from digitsum.data.synth import make_generator
 
+from .synth_fused import make_fused_generator
+
 
 def stream_seed(seed: int, rank: int, step: int) -> int:
     """Every stream restarts from (seed, rank, step) at each save point: no generator state is saved."""
@@ -149,7 +151,8 @@ class Batches:
         if self.counts:
             self.counts[-1] = n_real - sum(self.counts[:-1])
         # built once per run (its digit pool is ~47 MB on the device) and reseeded, never rebuilt
-        self.synthetic = make_generator(*digit_pool(args), args.layout, args.augment, device=device,
+        build = make_fused_generator if getattr(args, "synth", "fused") == "fused" else make_generator
+        self.synthetic = build(*digit_pool(args), args.layout, args.augment, device=device,
                                         distractors=distractor_pool(args),
                                         height=model.height, width=model.width) if self.n_syn else None
         self.gen = torch.Generator(device=device)

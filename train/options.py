@@ -61,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
                    help="share of each batch drawn from the synthetic generator (1 = synthetic only)")
     g.add_argument("--layout", choices=sorted(LAYOUTS), default="wide", help="synthetic layout preset")
     g.add_argument("--augment", choices=sorted(AUGMENTS), default="wide", help="synthetic augmentation preset")
+    g.add_argument("--synth", choices=["fused", "plain"], default="fused",
+                   help="the synthetic generator: fused (train.synth_fused: a batch's random draws and tensor work "
+                        "fused, about half the operations, the same images in distribution) or plain "
+                        "(digitsum.data.synth, as data sets are made; runs before the fused one drew its stream)")
     g.add_argument("--font-digits", type=fraction, default=0.0,
                    help="share of the synthetic generator's digit pool that is printed digits of matplotlib's "
                         "fonts (digitsum.data.fontdigits), the rest MNIST train digits")
