@@ -98,7 +98,8 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
     """
 
     def __init__(self, trunk: str = "resnet_small", head: str = "digits", height: int = 40,
-                 width: int = 168, hidden: int = 256, dropout: float = 0.1, head_blocks: int = 1):
+                 width: int = 168, hidden: int = 256, dropout: float = 0.1, head_blocks: int = 1,
+                 row_features: bool = False):
         super().__init__()
         if trunk not in TRUNKS:
             raise ValueError(f"unknown trunk {trunk!r}; choose from {sorted(TRUNKS)}")
@@ -107,12 +108,18 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
         self.trunk_name, self.head_kind, self.height, self.width = trunk, head, height, width
         if (trunk == "reader") != (head == "centers"):
             raise ValueError("the 'reader' trunk and the 'centers' head go together")
+        if row_features and head != "centers":
+            raise ValueError("row_features is an option of the reader ('centers' head) only")
+        self.row_features = row_features
         self.trunk, channels = TRUNKS[trunk]()
         if seeds.is_seed_trunk(trunk):   # torchvision's global pool and fc, as the seeds built them
             self.seed_head = seeds.SeedHead(channels, head, N_DIGITS, N_SUMS)
             return
         if head == "centers":   # position-free: per-column maps, decoded into four digits
-            self.column_head = reader.ColumnHead(2 * channels, hidden, dropout, head_blocks)
+            # row_features: each feature row too, beside their max and mean, so that two digits in
+            # the same columns at different heights (written one above the other) stay apart
+            rows = reader.trunk_rows(height) if row_features else 0
+            self.column_head = reader.ColumnHead((2 + rows) * channels, hidden, dropout, head_blocks)
             return
         # column features: max and mean over height (digits sit at any height), resampled to a
         # fixed number of columns, so position along the canvas is what tells the digits apart
@@ -131,6 +138,8 @@ class DigitSumNet(nn.Module, PyTorchModelHubMixin, library_name="digitsum",
             return self.seed_head(x)
         cols = torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)          # (B, 2C, w)
         if self.head_kind == "centers":
+            if self.row_features:
+                cols = torch.cat([cols, x.flatten(1, 2)], dim=1)           # (B, (2 + h) C, w)
             return self.column_head(cols)
         z = self.mix(self.columns(cols))                                 # (B, hidden)
         if self.head_kind == "digits":
@@ -182,6 +191,7 @@ class Reading(NamedTuple):
 MODELS: dict[str, dict] = {
     "reader": dict(trunk="reader", head="centers", hidden=128),
     "reader_deep": dict(trunk="reader", head="centers", hidden=128, head_blocks=3),
+    "reader_rows": dict(trunk="reader", head="centers", hidden=128, row_features=True),
     "resnet_small": dict(trunk="resnet_small", head="digits"),
     "resnet18": dict(trunk="resnet18", head="digits"),
     "resnet34": dict(trunk="resnet34", head="digits"),

@@ -44,6 +44,29 @@ def reader_trunk(widths=(24, 48, 96)) -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), c3
 
 
+def trunk_rows(height: int) -> int:
+    """Rows of the trunk's feature map for a canvas `height` px tall (three stride-2 convolutions
+    with padding 1, each giving ceil(h / 2)): 5 for the course's 40 px."""
+    for _ in range(3):
+        height = (height + 1) // 2
+    return height
+
+
+def widen_with_rows(model, wide):
+    """Copy `model`'s weights (a reader without row features) into `wide` (the same reader with
+    them), the row features' input weights at zero: `wide` then reads exactly as `model` does, and
+    training starts from there. -> wide."""
+    source, target = model.state_dict(), wide.state_dict()
+    first = "column_head.body.0.weight"                                 # (hidden, in_ch, 5)
+    for name, t in source.items():
+        if name == first:
+            target[name].zero_()[:, :t.shape[1]] = t
+        else:
+            target[name].copy_(t)
+    wide.load_state_dict(target)
+    return wide
+
+
 def _conv1d_bn_relu(cin: int, cout: int, k: int = 5) -> list[nn.Module]:
     return [nn.Conv1d(cin, cout, k, 1, k // 2, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True)]
 

@@ -119,6 +119,8 @@ def config_problem(config: dict) -> str | None:
         value = config["dropout"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             return f"dropout must be a number in [0, 1), not {shorten(value, 40, quote=True)}"
+    if "row_features" in config and not isinstance(config["row_features"], bool):
+        return f"row_features must be true or false, not {shorten(config['row_features'], 40, quote=True)}"
     for key in ("trunk", "head"):
         if key in config and not isinstance(config[key], str):
             return f"{key} must be a name, not {shorten(config[key], 40, quote=True)}"
