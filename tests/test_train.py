@@ -112,6 +112,8 @@ def test_torchrun_two_processes_on_cpu(tmp_path, course_set):
     (["--synthetic-fraction", "0"], "no training data"),
     (["--resume", "--out", "/tmp/never-ran-here"], "no saved run"),
     (["--ema-decay", "1.0"], "--ema-decay"),
+    (["--compile-mode", "reduce-overhead"], "--compile-mode reduce-overhead needs --compile"),
+    (["--synth", "fast"], "argument --synth: invalid choice"),
 ])
 def test_bad_flags_fail_before_training_with_one_line(args, message):
     r = train(*args)

@@ -120,7 +120,7 @@ def wrapped(model: torch.nn.Module, args, ctx: distributed.Context) -> torch.nn.
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
     if args.compile:
-        model = torch.compile(model)
+        model = torch.compile(model, mode=None if args.compile_mode == "default" else args.compile_mode)
     return model
 
 

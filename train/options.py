@@ -111,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
                    help="auto, cpu, cuda, cuda:1, mps. Under torchrun each process takes its own GPU: cuda (and auto) "
                         "cuda:LOCAL_RANK, cuda:N cuda:N+LOCAL_RANK; a single process on cuda:N uses that GPU")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    g.add_argument("--compile-mode", choices=["default", "reduce-overhead", "max-autotune"], default="default",
+                   help="torch.compile's mode with --compile: reduce-overhead also captures CUDA graphs, so a step's "
+                        "forward and backward are a few launches on a GPU (scripts/step_ops.py counts them)")
     g.add_argument("--threads", type=nonnegative_int, default=0, help="CPU threads (0 = torch default)")
     g = p.add_argument_group("output")
     g.add_argument("--out", type=Path, default=Path("runs/default"), help="run folder: state, logs, plots")
@@ -201,6 +204,7 @@ def validate(a: argparse.Namespace) -> None:
             from digitsum.storage.labeldb import LabelStore
             need(LabelStore(a.labels_db).count() > 0, f"--labels-db {a.labels_db}: no labels saved in it yet, and "
                  "--synthetic-fraction 0 leaves no other training data")
+    need(a.compile or a.compile_mode == "default", f"--compile-mode {a.compile_mode} needs --compile")
     need(not (a.resume and a.overwrite), "--resume continues the run in --out and --overwrite replaces it: give one")
     if not (a.resume or a.overwrite):
         held = [n for n in ("last", ".last.old", "best", "metrics.jsonl") if os.path.lexists(a.out / n)]

@@ -70,11 +70,13 @@ def model_cost(name: str, mnist: bool, batch: int) -> tuple[int, float, int]:
 @functools.lru_cache(maxsize=None)
 def generator_ops(layout: str, augment: str) -> int:
     """Operations the synthetic generator launches for one batch (its count does not grow with the
-    batch): counted on a small batch on the CPU, from a 500-digit pool."""
+    batch): train's fused generator with its GPU filters (train.synth_fused), counted on a small
+    batch on the CPU, from a 500-digit pool."""
     from digitsum.data.mnist import load_mnist
-    from digitsum.data.synth import make_generator
+    from train.synth_fused import make_fused_generator
     x, y = load_mnist("train")
-    gen = make_generator(x[:500], y[:500], layout, augment, seed=0)
+    gen = make_fused_generator(x[:500], y[:500], layout, augment, seed=0)   # train's, as on a GPU
+    gen.pooled = True
     with _OpCount() as ops:
         gen.sample_with_centres(16)
     return ops.n
