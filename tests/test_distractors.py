@@ -50,7 +50,27 @@ def test_a_distractor_sits_beside_the_row_and_the_labels_stay_the_digits():
 
 def test_presets_without_distractors_draw_as_before():
     pool = _pool()
-    assert all(a.distractor_p == 0 for name, a in AUGMENTS.items() if name != "wide_distractors")
+    assert all(a.distractor_p == 0 for name, a in AUGMENTS.items() if name not in ("wide_distractors", "wide_page"))
     x0, d0 = make_generator(*pool, "wide", "wide", seed=5).sample(32)
     x1, d1 = make_generator(*pool, "wide", "wide", seed=5, distractors=render_distractors(50)).sample(32)
     assert torch.equal(x0, x1) and torch.equal(d0, d1)
+
+
+def test_an_edge_line_stands_beside_the_row_taller_than_any_digit():
+    # the same seed with and without edge lines: the lines are drawn after the digits, so the
+    # difference is the line alone
+    x, y = load_mnist("test")
+    plain = FourDigitGenerator(x, y, LAYOUTS["wide"], AUGMENTS["none"], seed=4).sample(300)[0][:, 0]
+    lined = FourDigitGenerator(x, y, LAYOUTS["wide"], replace(AUGMENTS["none"], edge_line_p=1.0), seed=4).sample(300)[0][:, 0]
+    line = (lined - plain) > 0.05                                            # (B, H, W)
+    drawn = line.any(dim=(1, 2))
+    assert drawn.float().mean() > 0.5                                       # where the row leaves room
+    rows = line.any(dim=2)[drawn]                                           # (n, H)
+    tall = rows.float().sum(dim=1)
+    assert tall.min() >= 31                                                 # digits: 27 px at most
+    digit_cols = (plain > 0.15).any(dim=1)[drawn]                           # (n, W)
+    line_cols = line.any(dim=1)[drawn]
+    near = torch.nn.functional.max_pool1d(digit_cols.float().unsqueeze(1), 2 * GAP - 1, 1, GAP - 1).squeeze(1) > 0
+    assert not (near & line_cols).any()                                     # never on or against a digit
+    # and without the knob nothing is drawn
+    assert torch.equal(plain, FourDigitGenerator(x, y, LAYOUTS["wide"], AUGMENTS["none"], seed=4).sample(300)[0][:, 0])

@@ -140,6 +140,8 @@ class FusedGenerator(FourDigitGenerator):
         canvas, centres = self._paste_fused(patches, draws)
         if self.augment.distractor_p and self.distractors is not None:
             canvas = self._add_distractors(canvas)                             # the parent's draws, after these
+        if self.augment.edge_line_p:
+            canvas = self._add_edge_lines(canvas)                              # the parent's draws too
         return self._degrade(canvas, draws).unsqueeze(1), digits, centres
 
     def _distort(self, patches: torch.Tensor, draws) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Marks that are not digits, for training the reader to find no digit in them: letters of the
-handwriting and printed fonts, and pen scribbles. The generator (`Augment.distractor_p`) puts one
+handwriting and printed fonts, pen scribbles, and the straight edge of a page (`draw_edge_lines`). The generator (`Augment.distractor_p`) puts one
 beside a row of four digits, where it has room, and the row's labels stay the four digits, so the
 centre map learns that a letter or a scribble is no digit's centre.
 
@@ -22,6 +22,7 @@ from digitsum.data.strokedigits import draw_strokes
 LETTERS = "ACEFHKMNPRUVWXacefhkmnpruvwx"
 SCRIBBLE_SHARE = 0.3   # of the distractors, the share that are scribbles rather than letters
 GAP = 3                # px at least between a distractor's ink and the digits' ink
+EDGE_SLANT = 4.0       # px an edge line leans over the canvas's height, at most either way
 
 
 def _fonts() -> list:
@@ -83,3 +84,34 @@ def paste_beside(gen, canvas: torch.Tensor, patches: torch.Tensor) -> torch.Tens
     board[b, ys, xs] = patches
     placed = board[:, pad:pad + height, pad:pad + width]
     return torch.where(keep.view(-1, 1, 1), torch.maximum(canvas, placed), canvas)
+
+
+def draw_edge_lines(gen, canvas: torch.Tensor) -> torch.Tensor:
+    """Max-blend a long straight line beside the row into the canvases (B, H, W) a coin picks: the
+    edge of a page or of a box, as a photo's crop keeps it. It runs from the canvas's top to its
+    bottom (0-4 px short of each), slanted by up to EDGE_SLANT px, 1-3 px wide, of any ink, at least
+    GAP px from the digits on the wider side; where that side has no room, nothing is drawn. Taller
+    than any digit the generator draws (27 px at most), so the reader can learn that it is none.
+    `gen`: the FourDigitGenerator, whose random stream it draws from."""
+    bsz, height, width = canvas.shape
+    inked = canvas.amax(dim=1) > 0.15                                      # (B, W)
+    first = inked.float().argmax(dim=1)
+    last = width - 1 - inked.flip(1).float().argmax(dim=1)
+    room_left, room_right = first - GAP, width - 1 - last - GAP
+    right = room_right >= room_left
+    room = torch.where(right, room_right, room_left).float()               # free columns on that side
+    slant = gen.uniform(bsz, -EDGE_SLANT, EDGE_SLANT)
+    offset = EDGE_SLANT + 1 + gen.uniform(bsz, 0.0, 1.0) * (room - 2 * EDGE_SLANT - 2).clamp_min(0)
+    x_mid = torch.where(right, last.float() + GAP + offset, first.float() - GAP - offset)
+    top, bottom = gen.uniform(bsz, 0.0, 4.0), height - 1 - gen.uniform(bsz, 0.0, 4.0)
+    half_width = gen.uniform(bsz, 0.5, 1.5)
+    ink = gen.uniform(bsz, 0.3, 1.0)
+    keep = (room >= 2 * EDGE_SLANT + 3) & gen.coin(bsz, gen.augment.edge_line_p)
+    ys = torch.arange(height, device=canvas.device, dtype=canvas.dtype).view(1, -1, 1)
+    xs = torch.arange(width, device=canvas.device, dtype=canvas.dtype).view(1, 1, -1)
+    # the line's x at each row (a straight slant about the middle row), and each pixel's distance to it
+    centre = x_mid.view(-1, 1, 1) + slant.view(-1, 1, 1) * (ys / (height - 1) - 0.5)
+    along = (ys >= top.view(-1, 1, 1)) & (ys <= bottom.view(-1, 1, 1))
+    level = (half_width.view(-1, 1, 1) + 0.5 - (xs - centre).abs()).clamp(0, 1) * along   # soft edges
+    line = level * (ink * keep).view(-1, 1, 1)
+    return torch.maximum(canvas, line)

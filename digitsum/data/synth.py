@@ -86,6 +86,8 @@ class FourDigitGenerator:
         canvas, centres = self._paste(patches, stacked)                  # (B, H, W), (B, 4)
         if self.augment.distractor_p and self.distractors is not None:
             canvas = self._add_distractors(canvas)
+        if self.augment.edge_line_p:
+            canvas = self._add_edge_lines(canvas)
         canvas = self._degrade_canvas(canvas)
         return canvas.unsqueeze(1), digits, centres
 
@@ -226,6 +228,10 @@ class FourDigitGenerator:
         pick = self.randint(0, len(self.distractors), (canvas.shape[0],))
         marks = self._distort_digits(self.distractors[pick].float().div_(255.0).unsqueeze(1)).squeeze(1)
         return paste_beside(self, canvas, marks)
+
+    def _add_edge_lines(self, canvas: torch.Tensor) -> torch.Tensor:
+        from digitsum.data.distractors import draw_edge_lines
+        return draw_edge_lines(self, canvas)
 
     def _degrade_canvas(self, canvas: torch.Tensor) -> torch.Tensor:
         a = self.augment

@@ -46,6 +46,7 @@ class Augment:
     elastic_p: float = 0.0             # smooth random displacement (Simard et al. 2003)
     elastic_alpha: float = 0.0         # its strength, in units of half a patch
     distractor_p: float = 0.0          # per image: a letter or scribble beside the row (digitsum.data.distractors)
+    edge_line_p: float = 0.0           # per image: a page's edge beside the row, a line taller than any digit
 
 
 # named presets: 'none' is the plain course layout; 'train' the default training mix;
@@ -63,6 +64,11 @@ AUGMENTS = {
     "wide_distractors": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
                                 marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
                                 noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
+    # "wide_distractors", and a fifth of the rows have a page's edge beside them (a photo's crop keeps one)
+    "wide_page": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
+                         marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
+                         noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33,
+                         edge_line_p=0.2),
     "hard": Augment(rotation=15, scale=(0.8, 1.2), shear=0.25, thicken_p=0.25, thin_p=0.15,
                     ink=(0.3, 0.8), faint_p=0.5, blur_p=0.3, noise_p=0.6, noise_std=(0.04, 0.12)),
 }
