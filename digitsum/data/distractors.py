@@ -53,21 +53,28 @@ def render_distractors(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def _room_beside(canvas: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """canvases (B, H, W) -> the row's first and last inked column, whether the right side is the
+    wider free one, and how many columns that side leaves free, GAP px from the ink: (B,) each."""
+    width = canvas.shape[2]
+    inked = canvas.amax(dim=1) > 0.15                                      # (B, W)
+    first = inked.float().argmax(dim=1)
+    last = width - 1 - inked.flip(1).float().argmax(dim=1)
+    room_left, room_right = first - GAP, width - 1 - last - GAP            # free columns each side
+    right = room_right >= room_left
+    return first, last, right, torch.where(right, room_right, room_left)
+
+
 def paste_beside(gen, canvas: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
     """Max-blend one distractor patch (B, 28, 28) into each canvas (B, H, W) where a coin says so
     and the row of digits leaves room on its left or right (the wider side); elsewhere the canvas is
     unchanged. `gen`: the FourDigitGenerator, whose random stream it draws from."""
     bsz, height, width = canvas.shape
-    inked = canvas.amax(dim=1) > 0.15                                      # (B, W)
-    first = inked.float().argmax(dim=1)
-    last = width - 1 - inked.flip(1).float().argmax(dim=1)
+    first, last, right, room = _room_beside(canvas)
     cols = patches.amax(dim=1) > 0.15                                      # (B, 28)
     p_left = cols.float().argmax(dim=1)
     p_right = 27 - cols.flip(1).float().argmax(dim=1)
     ink_w = p_right - p_left + 1
-    room_left, room_right = first - GAP, width - 1 - last - GAP            # free columns each side
-    right = room_right >= room_left
-    room = torch.where(right, room_right, room_left)
     fits = room >= ink_w
     slack = (gen.uniform(bsz, 0.0, 1.0) * (room - ink_w + 1).clamp_min(1).float()).long()
     ink_left = torch.where(right, last + GAP + slack, first - GAP - ink_w + 1 - slack)
@@ -94,12 +101,8 @@ def draw_edge_lines(gen, canvas: torch.Tensor) -> torch.Tensor:
     than any digit the generator draws (27 px at most), so the reader can learn that it is none.
     `gen`: the FourDigitGenerator, whose random stream it draws from."""
     bsz, height, width = canvas.shape
-    inked = canvas.amax(dim=1) > 0.15                                      # (B, W)
-    first = inked.float().argmax(dim=1)
-    last = width - 1 - inked.flip(1).float().argmax(dim=1)
-    room_left, room_right = first - GAP, width - 1 - last - GAP
-    right = room_right >= room_left
-    room = torch.where(right, room_right, room_left).float()               # free columns on that side
+    first, last, right, room = _room_beside(canvas)
+    room = room.float()
     slant = gen.uniform(bsz, -EDGE_SLANT, EDGE_SLANT)
     offset = EDGE_SLANT + 1 + gen.uniform(bsz, 0.0, 1.0) * (room - 2 * EDGE_SLANT - 2).clamp_min(0)
     x_mid = torch.where(right, last.float() + GAP + offset, first.float() - GAP - offset)
