@@ -123,11 +123,8 @@ def load_pretrained(model: nn.Module, path: Path) -> dict:
     shape, conv1's three input channels summed into one when its kernel fits; fc (1000 classes here
     10) stays as initialised. -> {"loaded": [names], "not_loaded": [names of the model's own]}.
     A file that is not such a state_dict, or one of another architecture, is a DigitsumError."""
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise DigitsumError(f"--pretrained {path}: not a readable state_dict ({type(e).__name__}: "
-                            f"{' '.join(str(e).split())[:200]})") from None
+    from digitsum.models.net import read_state_dict
+    sd = read_state_dict(path, f"--pretrained {path}")
     own = model.state_dict()
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise DigitsumError(f"--pretrained {path}: not a state_dict of tensors")

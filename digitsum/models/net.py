@@ -226,7 +226,10 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
     -> {"loaded": [names], "adapted": [names], "skipped": [names of the source's]}.
     A shape that fits nowhere is an error, never a silent skip."""
     from digitsum.errors import CheckpointError
-    source = _read_state_dict(source)
+    if not isinstance(source, dict):
+        source = read_state_dict(source)
+    if isinstance(source, dict) and isinstance(source.get("state_dict"), dict):   # a training script's wrapper
+        source = source["state_dict"]
     trunk = model.trunk_name
     mine = model.state_dict()
     new, loaded, adapted = {}, [], []
@@ -253,18 +256,16 @@ def load_torchvision_weights(model: DigitSumNet, source) -> dict:
             "trunk_tensors_not_loaded": missing}
 
 
-def _read_state_dict(source) -> dict:
-    """A state_dict, or a file holding one (plain tensors only, maybe under "state_dict")."""
+def read_state_dict(path, name: str | None = None) -> object:
+    """What a torchvision weights file holds, read with weights_only=True (plain tensors only; a
+    missing file or another pickle is a CheckpointError). `name`: how the error calls the file
+    (default: its path)."""
     from digitsum.errors import CheckpointError
-    if isinstance(source, dict):
-        return source
     try:
-        source = torch.load(source, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a missing file, a pickle that is not plain tensors
-        raise CheckpointError(f"{source}: cannot read a torchvision state_dict ({type(e).__name__}: {e})") from None
-    if isinstance(source, dict) and isinstance(source.get("state_dict"), dict):
-        source = source["state_dict"]
-    return source
+        raise CheckpointError(f"{name or path}: not a readable state_dict ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:200]})") from None
 
 
 def _torchvision_names(trunk: str, source: dict) -> dict[str, str]:

@@ -74,11 +74,8 @@ def prepare_pretrained(seeds: SeedsRun, paths: list, download: bool) -> None:
 
 
 def _architecture(path: Path) -> str:
-    import torch
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise DigitsumError(f"--pretrained {path}: not a readable state_dict ({type(e).__name__}: {e})") from None
+    from digitsum.models.net import read_state_dict
+    sd = read_state_dict(path, f"--pretrained {path}")
     keys = set(sd) if isinstance(sd, dict) else set()
     if "layer3.22.conv3.weight" in keys:
         return "resnet101"
