@@ -23,7 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from digitsum.data.synth import PATCH, FourDigitGenerator, _smooth_upsampler, max_filter3
+from digitsum.data.synth import PATCH, FourDigitGenerator, _smooth_upsampler, blur121, make_generator, max_filter3
 
 INT_HIGH = 2 ** 62   # integers drawn below this, then reduced modulo each range: a bias below 1e-17
 
@@ -220,9 +220,7 @@ class FusedGenerator(FourDigitGenerator):
             if self.pooled:
                 blurred = F.conv2d(canvas.unsqueeze(1), self._blur_kernel, padding=1).squeeze(1)
             else:
-                c = F.pad(canvas, (1, 1, 1, 1))
-                c = (c[:, :, :-2] + 2 * c[:, :, 1:-1] + c[:, :, 2:]) * 0.25
-                blurred = (c[:, :-2] + 2 * c[:, 1:-1] + c[:, 2:]) * 0.25
+                blurred = blur121(canvas)
             canvas = torch.where(coin("blur")[..., None], blurred, canvas)
         if a.noise_p:
             std = torch.where(coin("noise"), u("noise_std"), 0.0)                   # (B, 1)
@@ -234,11 +232,5 @@ class FusedGenerator(FourDigitGenerator):
 def make_fused_generator(pool_images, pool_labels, layout: str = "course", augment: str = "none", device="cpu",
                          seed: int = 0, distractors=None, **layout_overrides) -> FusedGenerator:
     """`digitsum.data.synth.make_generator`, fused: the same presets, the same images in distribution."""
-    from dataclasses import replace
-    from digitsum.data.synth_presets import AUGMENTS, LAYOUTS
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
-    if augment not in AUGMENTS:
-        raise ValueError(f"unknown augment {augment!r}; choose from {sorted(AUGMENTS)}")
-    return FusedGenerator(pool_images, pool_labels, replace(LAYOUTS[layout], **layout_overrides), AUGMENTS[augment],
-                          device=device, seed=seed, distractors=distractors)
+    return make_generator(pool_images, pool_labels, layout, augment, device=device, seed=seed, distractors=distractors,
+                          generator_class=FusedGenerator, **layout_overrides)
