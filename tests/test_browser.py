@@ -419,14 +419,20 @@ def test_errors_tab_gallery_click_opens_the_detail(page):
     page.screenshot(path=str(SHOTS / "errors.png"), full_page=True)
 
 
+def misread_cell(page, matrix: str, n: int):
+    """The first off-diagonal cell with a count in confusion matrix `#matrix` (n classes; its
+    column 0 is the row's true class): [row, column, count], or None. Waits for it to render."""
+    return page.wait_for_function("""([matrix, n]) => { for (let r = 0; r < n; r++) for (let c = 1; c <= n; c++) {
+          const el = document.querySelector(`#${matrix} [data-testid="cell-${r}-${c}"]`);
+          const v = el ? parseFloat(el.innerText) : 0;
+          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""", arg=[matrix, n], timeout=30000).json_value()
+
+
 def test_clicking_a_confusion_cell_and_a_slice_opens_their_images(page):
     choose_errors_checkpoint(page, "naive-concat")
     # an off-diagonal cell with images in it: rows are true digits, column 0 is "true"
     # (the matrices follow the gallery: wait for naive-concat's)
-    cell = page.wait_for_function("""() => { for (let r = 0; r < 10; r++) for (let c = 1; c <= 10; c++) {
-          const el = document.querySelector(`#digit-confusion [data-testid="cell-${r}-${c}"]`);
-          const v = el ? parseFloat(el.innerText) : 0;
-          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""", timeout=30000).json_value()
+    cell = misread_cell(page, "digit-confusion", 10)
     assert cell, "naive-concat should misread some digit"
     row, col, count = cell
     page.locator(f'#digit-confusion [data-testid="cell-{row}-{col}"]').click()
@@ -455,10 +461,7 @@ def test_a_sum_confusion_cell_opens_its_images_in_view(page):
     open_tab(page, "Errors")
     if page.locator("#errors-ckpt input").input_value() != "naive-concat":   # as the test before left it
         choose_errors_checkpoint(page, "naive-concat")
-    cell = page.wait_for_function("""() => { for (let r = 0; r < 37; r++) for (let c = 1; c <= 37; c++) {
-          const el = document.querySelector(`#sum-confusion [data-testid="cell-${r}-${c}"]`);
-          const v = el ? parseFloat(el.innerText) : 0;
-          if (c - 1 !== r && v > 0) return [r, c, v]; } return null; }""", timeout=30000).json_value()
+    cell = misread_cell(page, "sum-confusion", 37)
     assert cell, "naive-concat should misread some sum"
     row, col, count = cell
     page.locator(f'#sum-confusion [data-testid="cell-{row}-{col}"]').click()
