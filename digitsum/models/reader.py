@@ -56,6 +56,7 @@ def widen_with_rows(model, wide):
     """Copy `model`'s weights (a reader without row features) into `wide` (the same reader with
     them), the row features' input weights at zero: `wide` then reads exactly as `model` does, and
     training starts from there. -> wide."""
+    # a state_dict's tensors share their parameters' and buffers' storage: writing them writes `wide`
     source, target = model.state_dict(), wide.state_dict()
     first = "column_head.body.0.weight"                                 # (hidden, in_ch, 5)
     for name, t in source.items():
@@ -63,7 +64,6 @@ def widen_with_rows(model, wide):
             target[name].zero_()[:, :t.shape[1]] = t
         else:
             target[name].copy_(t)
-    wide.load_state_dict(target)
     return wide
 
 
