@@ -21,9 +21,9 @@ from pathlib import Path  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
-from digitsum.app.service import DigitsumService  # noqa: E402
-from digitsum.ui import build, warm_up_events  # noqa: E402
-from digitsum.ui.common import CSS, BodyLimit  # noqa: E402
+
+# torch and gradio are imported in main(), not here: each preprocessing worker process (spawned,
+# see digitsum.reading.preprocess_pool) imports this file again, and needs neither.
 
 MAX_UPLOAD = "50mb"     # larger uploads are refused by Gradio before any handler runs
 
@@ -33,6 +33,8 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860):
     refused by Gradio itself, other request bodies over digitsum.ui.common.MAX_BODY by BodyLimit.
     No /monitoring page (its summary cost every event CPU: see digitsum/ui/__init__.py)."""
     from starlette.middleware import Middleware
+
+    from digitsum.ui.common import CSS, BodyLimit
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                 max_file_size=MAX_UPLOAD, css=CSS, enable_monitoring=False,
                 app_kwargs={"middleware": [Middleware(BodyLimit)]})
@@ -54,7 +56,13 @@ def parse_args(argv=None):
     # a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 and the port; elsewhere the app stays local
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    return p.parse_args(argv)
+    p.add_argument("--preprocess-workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes that preprocess images, so that concurrent users are served on several cores "
+                        "(default: 2, or the number of cores if fewer; 0: in the server's own threads)")
+    args = p.parse_args(argv)
+    if not 0 <= args.preprocess_workers <= 64:
+        p.error(f"--preprocess-workers {args.preprocess_workers}: give 0 (none) to 64")
+    return args
 
 
 def check_address(host: str, port: int) -> None:
@@ -93,12 +101,14 @@ def check_address(host: str, port: int) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    from digitsum.app.service import DigitsumService
+    from digitsum.ui import build, warm_up_events
     print(f"digitsum app: torch and gradio loaded in {time.perf_counter() - STARTED:.1f} s; loading the checkpoints "
           "and the test set (a first start builds the test set once, a few seconds)", flush=True)
     try:
         check_address(args.host, args.port)
         service = DigitsumService(args.checkpoints, args.data, args.labels_db, args.cache_dir, args.exports_dir,
-                                  args.label_data)
+                                  args.label_data, args.preprocess_workers)
         demo = build(service)
     except DigitsumError as e:
         print(f"error: {e}", file=sys.stderr)

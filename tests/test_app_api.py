@@ -8,12 +8,12 @@ from PIL import Image
 
 @pytest.fixture(scope="module")
 def running_app(tmp_path_factory, course_set, tiny_checkpoint, free_port):
-    import app
     from digitsum.app.service import DigitsumService
+    from digitsum.ui import build
     tmp = tmp_path_factory.mktemp("app")
     service = DigitsumService([str(tiny_checkpoint)], data_dir=course_set, labels_db=tmp / "labels.db",
                               cache_dir=tmp / "cache")
-    demo = app.build(service)
+    demo = build(service)
     port = free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", service

@@ -221,6 +221,7 @@ def app_run(tmp_path_factory, course_set, tiny_checkpoint, free_port):
     import app
     from gradio_client import Client
     from digitsum.app.service import DigitsumService
+    from digitsum.ui import build
     root = tmp_path_factory.mktemp("hostile")
     work = root / "a" / "b" / "work"            # the app's working directory; ../../x is still in root
     (work / "exports" / "taken").mkdir(parents=True)
@@ -231,7 +232,7 @@ def app_run(tmp_path_factory, course_set, tiny_checkpoint, free_port):
         service = DigitsumService([str(tiny_checkpoint)], data_dir=course_set, labels_db=root / "labels.db",
                                   cache_dir=root / "cache")   # exports: the default, ./exports
         service.save_drawing(np.full((40, 168), 0.5, np.float32), "1234")   # something to export
-        demo = app.build(service)
+        demo = build(service)
         port = free_port()
         app.launch(demo, "127.0.0.1", port)       # as main() does: with the upload size limit
         url = f"http://127.0.0.1:{port}/"
@@ -564,7 +565,8 @@ def test_uploads_are_deleted_on_gradios_schedule(app_run, tmp_path, free_port):
     """One anonymous request stored 135 MB for ever: now every upload is deleted once old enough
     (delete_cache; the app's own is every 10 min, older than 1 h; here every 1 s, older than 1 s)."""
     import app
-    demo = app.build(app_run["service"], delete_cache=(1, 1))
+    from digitsum.ui import build
+    demo = build(app_run["service"], delete_cache=(1, 1))
     port = free_port()
     app.launch(demo, "127.0.0.1", port)
     try:
@@ -902,12 +904,13 @@ def two_checkpoint_app(tmp_path_factory, course_set, tiny_checkpoint, free_port)
     import shutil
     import app
     from digitsum.app.service import DigitsumService
+    from digitsum.ui import build
     root = tmp_path_factory.mktemp("two")
     for name in ("tiny-a", "tiny-b"):
         shutil.copytree(tiny_checkpoint, root / "ckpts" / name)
     service = DigitsumService([str(root / "ckpts")], data_dir=course_set, labels_db=root / "labels.db",
                               cache_dir=root / "cache", exports_dir=root / "exports")
-    demo = app.build(service)
+    demo = build(service)
     port = free_port()
     app.launch(demo, "127.0.0.1", port)
     yield f"http://127.0.0.1:{port}/"

@@ -15,11 +15,12 @@ APP = ["--data", "{course}", "--label-data", "{course}", "--cache-dir", "{tmp}/c
 def no_serving(tmp, mp):
     """app.py must refuse before it serves: a launch (or the warm-up's background download) fails."""
     import app
+    from digitsum.app.service import DigitsumService
 
     def launched(*args, **kwargs):
         raise AssertionError("the app started serving")
     mp.setattr(app, "launch", launched)
-    mp.setattr(app.DigitsumService, "warm_up", launched)
+    mp.setattr(DigitsumService, "warm_up", launched)
 
 
 def a_file_and_no_serving(tmp, mp):
@@ -121,9 +122,10 @@ def test_an_address_taken_after_the_check_is_one_line_too(monkeypatch, busy_port
     """The address taken between the check and Gradio's start (a race): still one line, exit 2,
     and the warm-up thread never started (its torch threads made the interpreter abort at exit)."""
     import app
+    from digitsum.app.service import DigitsumService
     monkeypatch.setattr(app, "check_address", lambda host, port: None, raising=False)
     warmed = []
-    monkeypatch.setattr(app.DigitsumService, "warm_up", lambda self: warmed.append(self))
+    monkeypatch.setattr(DigitsumService, "warm_up", lambda self: warmed.append(self))
     monkeypatch.chdir(tmp_path)
     code = app.main(["--checkpoints", str(tiny_checkpoint), *[a.format(course=course_set, tmp=tmp_path) for a in APP],
                      "--port", str(busy_port)])

@@ -39,8 +39,11 @@ def discover_checkpoints(specs) -> dict[str, str]:
 
 
 class CheckpointPool:
-    def __init__(self, specs):
+    """With a `preprocess_pool`, every Predictor preprocesses its images in the pool's processes."""
+
+    def __init__(self, specs, preprocess_pool=None):
         self.locations = discover_checkpoints(specs)
+        self.preprocess_pool = preprocess_pool
         self._models: dict = {}
         self._predictors: dict[str, Predictor] = {}
         # loading takes this lock only: a prediction never waits behind a test set being scored
@@ -76,7 +79,8 @@ class CheckpointPool:
         model = self.model(name)
         with self._lock:
             if name not in self._predictors:
-                self._predictors[name] = Predictor(model, name=f"digitsum-batch-{name}")
+                self._predictors[name] = Predictor(model, name=f"digitsum-batch-{name}",
+                                                     preprocess_pool=self.preprocess_pool)
             return self._predictors[name]
 
     def predict(self, image, name: str, check_places: bool = False) -> Prediction:

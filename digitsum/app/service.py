@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from digitsum.data.course import load_dataset
+from digitsum.reading.preprocess_pool import PreprocessPool
 from digitsum.storage.labeldb import LabelStore
 
 from . import inputs
@@ -43,11 +44,15 @@ class DigitsumService:
     load_npy_item = staticmethod(inputs.load_npy_item)
 
     def __init__(self, checkpoint_specs=("checkpoints",), data_dir=None, labels_db="labels.db",
-                 cache_dir=".cache/digitsum", exports_dir="exports", label_data=None):
+                 cache_dir=".cache/digitsum", exports_dir="exports", label_data=None, preprocess_workers: int = 0):
         self.cache_dir = Path(cache_dir)
         self.exports_dir = Path(exports_dir).resolve()  # relative to the working directory at start
         check_folder(self.exports_dir, exports_dir, "the exports folder")
-        self.checkpoints = CheckpointPool(checkpoint_specs)
+        # a server preprocesses in worker processes (see digitsum.reading.preprocess_pool); 0: in
+        # the caller's thread, as a script or a test wants it. No process starts before warm_up or
+        # the first prediction.
+        self.preprocess_pool = PreprocessPool(preprocess_workers) if preprocess_workers else None
+        self.checkpoints = CheckpointPool(checkpoint_specs, self.preprocess_pool)
         self.dataset = load_dataset(data_dir) if data_dir else default_test_set(self.cache_dir)
         self.dataset_name = str(data_dir) if data_dir else "MNIST-test course layout (seed {seed})".format(**DEFAULT_TEST)
         self.dataset_title = shown_path(data_dir) if data_dir else self.dataset_name   # as the app shows it
@@ -81,5 +86,7 @@ class DigitsumService:
 
     def warm_up(self) -> threading.Thread:
         """In the background: each checkpoint loaded and warm, the test set scored with each, the
-        layout features measured (see TestSetScores.warm_up)."""
+        layout features measured (see TestSetScores.warm_up); the preprocessing workers started."""
+        if self.preprocess_pool is not None:
+            threading.Thread(target=self.preprocess_pool.warm_up, daemon=True, name="digitsum-warm-up-workers").start()
         return self.scoring.warm_up(lambda: self.views.features)
