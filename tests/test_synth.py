@@ -97,3 +97,20 @@ def test_stacked_layout_writes_pairs_one_above_the_other_in_reading_order():
     # without stacking nothing about the stream changes: the same seed gives the same images
     again = FourDigitGenerator(x, y, replace(LAYOUTS["wide"], stack_scale=(0.1, 0.2)), AUGMENTS["none"], seed=11).sample(200)[0]
     assert torch.equal(plain, again)
+
+
+def test_the_width_factor_widens_and_narrows_digits_and_keeps_their_height():
+    """augment `aspect`: each digit's width times 1/aspect..aspect, its height as it was (the naive
+    layout gives each digit a 28 px slot of its own, so a digit's ink extent is measurable)."""
+    x, y = load_mnist("test")
+
+    def extents(aspect):
+        gen = FourDigitGenerator(x, y, LAYOUTS["naive"], replace(AUGMENTS["none"], aspect=aspect), seed=5)
+        slots = gen.sample(2000)[0][:, 0, :, :112].reshape(2000, 40, 4, 28) > 0.3    # (B, H, slot, 28)
+        cols, rows = slots.any(1), slots.any(3)                                      # (B, 4, 28), (B, 40, 4)
+        return cols.sum(2).float(), rows.sum(1).float()
+    width1, height1 = extents(1.0)
+    width2, height2 = extents(1.6)
+    assert abs(height2.mean() - height1.mean()) < 0.5                   # the height kept
+    assert width2.std() > 1.3 * width1.std()                            # widths spread both ways
+    assert (width2 > width1.max()).any() and (width2 < 0.7 * width1.mean()).float().mean() > 0.1

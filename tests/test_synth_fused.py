@@ -40,10 +40,12 @@ def statistics(images: torch.Tensor, centres: torch.Tensor) -> dict:
 
 
 GEOMETRY = replace(AUGMENTS["none"], rotation=40, scale=(0.6, 1.4), shear=0.5, elastic_p=0.5, elastic_alpha=0.15)
+WIDTHS = replace(AUGMENTS["none"], aspect=1.8)   # the width factor alone, strong
 
 
 @pytest.mark.parametrize("layout,augment", [("wide", "wide"), ("course", "train"), ("hard", "hard"),
-                                            ("course", "none"), ("train", "train"), ("wide", GEOMETRY)])
+                                            ("course", "none"), ("train", "train"), ("wide", GEOMETRY),
+                                            ("wide", "wide_writers"), ("course", WIDTHS)])
 def test_the_fused_generator_draws_the_plain_ones_images_in_distribution(pool, layout, augment):
     torch.manual_seed(0)
     n = 4000

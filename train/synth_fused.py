@@ -55,7 +55,7 @@ class FusedGenerator(FourDigitGenerator):
         self.fused = L.mode == "course" and not L.stack_p
         # one pooling / convolution per filter where launches cost most; shifted views on a CPU
         self.pooled = dev.type == "cuda" if pooled is None else pooled
-        self.geometric = bool(a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p)
+        self.geometric = bool(a.rotation or a.shear or a.scale != (1.0, 1.0) or a.aspect != 1.0 or a.elastic_p)
         ints, coins, uniforms = _Fields(), _Fields(), _Fields()
         ints.add("idx", 4, 0, len(self.pool))
         ints.add("gaps", 3, L.gap_min, L.gap_max + 1)
@@ -73,6 +73,8 @@ class FusedGenerator(FourDigitGenerator):
             uniforms.add("angle", 4, -a.rotation * deg, a.rotation * deg)
             uniforms.add("scale", 4, *a.scale)
             uniforms.add("shear", 4, -a.shear, a.shear)
+            if a.aspect != 1.0:
+                uniforms.add("log_aspect", 4, -math.log(a.aspect), math.log(a.aspect))
         if a.elastic_p:
             coins.add("elastic", 4, a.elastic_p)
         if a.binarize_p:
@@ -156,8 +158,12 @@ class FusedGenerator(FourDigitGenerator):
             angle, scale, shear = u("angle"), u("scale"), u("shear")
             trig = torch.stack([torch.cos(angle), torch.sin(angle)], -1) / scale[..., None]   # cos/s, sin/s
             c, s = trig[..., 0], trig[..., 1]
+            c_x, s_x = c, s
+            if a.aspect != 1.0:   # a width factor divides the output's x first (the parent's grid)
+                w = u("log_aspect").exp()
+                c_x, s_x = c / w, s / w
             # output->input: inverse rotation and scale, plus a horizontal shear (the parent's grid)
-            m = torch.stack([c, shear - s, s, c], -1).view(b, 2, 2)
+            m = torch.stack([c_x, shear - s, s_x, c], -1).view(b, 2, 2)
             if a.elastic_p:
                 coarse = torch.randn((bsz, k, 32), generator=self.gen, device=self.device) * coin("elastic")[..., None]
                 m = torch.cat([m, coarse.view(b, 2, 16)], -1)

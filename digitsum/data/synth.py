@@ -121,7 +121,7 @@ class FourDigitGenerator:
         a = self.augment
         b = patches.shape[0] * patches.shape[1]   # (B, K, 28, 28): K patches a row
         flat = patches.view(b, 1, PATCH, PATCH)
-        if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.elastic_p or small is not None:
+        if a.rotation or a.shear or a.scale != (1.0, 1.0) or a.aspect != 1.0 or a.elastic_p or small is not None:
             angle = self.uniform(b, -a.rotation, a.rotation) * (math.pi / 180)
             scale = self.uniform(b, *a.scale)
             if small is not None:
@@ -130,8 +130,14 @@ class FourDigitGenerator:
             cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
             # output->input map: inverse rotation and scale, plus a horizontal shear. The same grid
             # as F.affine_grid(align_corners=False), built with broadcasting (3x faster on CPU).
-            gx = torch.addcmul(cos[:, None] * self._grid_x, (shear - sin)[:, None], self._grid_y)
-            gy = torch.addcmul(sin[:, None] * self._grid_x, cos[:, None], self._grid_y)
+            # A width factor w divides the output's x first (drawn last, so that the other presets'
+            # random streams are as they were).
+            cos_x, sin_x = cos, sin
+            if a.aspect != 1.0:
+                w = torch.exp(self.uniform(b, -math.log(a.aspect), math.log(a.aspect)))
+                cos_x, sin_x = cos / w, sin / w
+            gx = torch.addcmul(cos_x[:, None] * self._grid_x, (shear - sin)[:, None], self._grid_y)
+            gy = torch.addcmul(sin_x[:, None] * self._grid_x, cos[:, None], self._grid_y)
             grid = torch.stack([gx, gy], dim=-1).view(b, PATCH, PATCH, 2)
             if a.elastic_p:  # a smooth field: 4x4 random vectors, upsampled (cheaper than a Gaussian blur)
                 coarse = torch.randn((b, 2, 4, 4), generator=self.gen, device=self.device) * a.elastic_alpha

@@ -34,6 +34,8 @@ class Augment:
     rotation: float = 0.0              # max degrees, either way
     scale: tuple[float, float] = (1.0, 1.0)
     shear: float = 0.0                 # max shear factor
+    aspect: float = 1.0                # writers' widths: a digit's width times a factor between 1/aspect
+                                       # and aspect (log-uniform), its height kept; 1: off
     binarize_p: float = 0.0            # hard-edged strokes of even width, as a pen or a mouse draws them
     thicken_p: float = 0.0             # dilate strokes (3x3 max filter)
     marker_p: float = 0.0              # of the dilated digits, the share dilated twice (a marker pen)
@@ -65,6 +67,11 @@ AUGMENTS = {
                                 marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
                                 noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
     # "wide_distractors", and a fifth of the rows have a page's edge beside them (a photo's crop keeps one)
+    # "wide_distractors", and each digit narrowed or widened by up to 1.35x: writers differ in width
+    # as much as in size, and MNIST's size normalisation (each digit fitted into 20x20) hides it
+    "wide_writers": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, aspect=1.35, binarize_p=0.3, thicken_p=0.3,
+                            marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
+                            noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
     "wide_page": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
                          marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
                          noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33,
