@@ -14,14 +14,40 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the process's name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and by them, alive now (the app's preprocessing workers)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def cpu_seconds(pid: int | None = None) -> float | None:
-    """User + system CPU seconds of process `pid` (this one if None), from /proc; None elsewhere."""
+    """User + system CPU seconds of process `pid` and the processes it started (this process alone
+    if None), from /proc; None elsewhere."""
     if pid is None:
         t = os.times()
         return t.user + t.system
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for p in [pid, *_descendants(pid)]:
+            fields = _stat(p)
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
 
@@ -45,6 +71,8 @@ class App:
                         *[str(Path(c).resolve()) for c in args.checkpoints], "--port", str(port),
                         "--labels-db", str(workdir / "labels.db"), "--cache-dir", str(cache),
                         "--exports-dir", str(workdir / "exports")]
+        if getattr(args, "preprocess_workers", None) is not None:
+            self.command += ["--preprocess-workers", str(args.preprocess_workers)]
         self.lines: list[str] = []
         self.changed = threading.Condition()
         self.verbose = args.verbose

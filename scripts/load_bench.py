@@ -12,8 +12,8 @@ does not share the CPU with the measurement; --cache-dir keeps those scores for 
 2. --users users (threads, each its own gradio_client.Client) send --per-user requests each, all
    at once: requests/s, p50/p90 latency, errors;
 
-and prints a table, the ratio of the two throughputs, and the CPU time per request of the app and
-of this client (both on the same machine). The images are real test images: course
+and prints a table, the ratio of the two throughputs, and the CPU time per request of the app (its
+preprocessing workers included) and of this client (both on the same machine). The images are real test images: course
 images (40x168) and the same images drawn 4x larger, black on white, so preprocessing does its
 full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
 <= 125 ms.
@@ -208,6 +208,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=77, help="the test images' seed")
     p.add_argument("--cache-dir", help="the app's --cache-dir, to reuse (default: inside the temporary folder: "
                                        "the test set is built and scored afresh)")
+    p.add_argument("--preprocess-workers", type=int,
+                   help="the app's --preprocess-workers (default: the app's own default; 0: none, for an A/B)")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="OMP_NUM_THREADS / MKL_NUM_THREADS for the app (default: unset, torch's own choice)")
     p.add_argument("--ready-timeout", type=float, default=600, help="s to wait for the app's 'ready at'")
@@ -249,7 +251,8 @@ def main(argv=None) -> int:
     print()
     print_table(one, many, ratio)
     print(f"conditions: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load_after[0]:.1f} after "
-          f"(other processes count), torch threads {args.torch_threads or 'default'}, checkpoint {args.checkpoint}")
+          f"(other processes count), torch threads {args.torch_threads or 'default'}, preprocessing workers "
+          f"{'default' if args.preprocess_workers is None else args.preprocess_workers}, checkpoint {args.checkpoint}")
     if args.json:
         write_figures(args, one, many, ratio, (load_before, load_after), ready_s, scored is not None)
     return 0
@@ -308,7 +311,7 @@ def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready
                     "ratio_met": ratio >= TARGET_RATIO and many["errors"] == 0,
                     "p50_met": one["p50_ms"] <= TARGET_P50_MS},
         "conditions": {"cpus": os.cpu_count(), "load_average_before": loads[0], "load_average_after": loads[1],
-                       "torch_threads": args.torch_threads or None, "machine": platform.platform(),
+                       "torch_threads": args.torch_threads or None, "preprocess_workers": args.preprocess_workers, "machine": platform.platform(),
                        "python": platform.python_version(), "checkpoint": args.checkpoint,
                        "app": repo_relative(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
                        "scoring_done_before_measuring": scored,

@@ -93,3 +93,42 @@ def test_app_py_imports_neither_torch_nor_gradio_at_the_top():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+OWNER = """
+import multiprocessing, sys, time
+from digitsum.reading.preprocess_pool import PreprocessPool
+pool = PreprocessPool(workers=2)
+pool.warm_up()
+print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_workers_end_with_the_process_that_started_them_and_say_nothing(how):
+    """Killed alone (kill -9, kill: its workers get no signal) or Ctrl-C (SIGINT to the whole
+    process group, as a terminal sends it): no worker outlives it, and none prints a traceback."""
+    proc = subprocess.Popen([sys.executable, "-c", OWNER], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    workers = [int(p) for p in proc.stdout.readline().split()]
+    assert len(workers) == 2 and all(_alive(p) for p in workers)
+    if how == signal.SIGINT:
+        os.killpg(proc.pid, how)
+    else:
+        os.kill(proc.pid, how)
+    proc.wait(30)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers)
+    err = proc.stderr.read()
+    assert err.count("Traceback") <= 1 and "SpawnProcess" not in err, err   # the owner's own KeyboardInterrupt at most

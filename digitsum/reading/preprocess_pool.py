@@ -18,7 +18,10 @@ caller's thread and the pool is started afresh: a request is never lost to a dea
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,9 +30,25 @@ import numpy as np
 from digitsum.reading.preprocess import fit_to_canvas
 
 
+PARENT_CHECK_S = 1.0   # how often a worker looks whether the process that started it is still there
+
+
 def _started() -> bool:
     """A worker's first task: it has imported preprocessing and is ready."""
     return True
+
+
+def _worker_setup(parent: int) -> None:
+    """In each worker, first: Ctrl-C is the parent's to handle (it closes the pool; a worker would
+    print a traceback of its own), and a worker whose parent is gone, however it went (killed,
+    crashed), exits instead of waiting for work that never comes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True, name="digitsum-parent-watch").start()
 
 
 class PreprocessPool:
@@ -45,7 +64,8 @@ class PreprocessPool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_setup, initargs=(os.getpid(),))
 
     def warm_up(self) -> None:
         """Start every worker now (each imports numpy and PIL: ~0.5 s), not at the first request."""
