@@ -13,7 +13,6 @@ import time
 
 STARTED = time.perf_counter()   # before the imports: gradio and torch take seconds to load
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -21,6 +20,7 @@ from pathlib import Path  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from digitsum.errors import DigitsumError  # noqa: E402
+from digitsum.flags import OneLineParser, nonnegative_int, positive_int  # noqa: E402
 
 # torch and gradio are imported in main(), not here: each preprocessing worker process (spawned,
 # see digitsum.reading.preprocess_pool) imports this file again, and needs neither.
@@ -42,7 +42,7 @@ def launch(demo, host: str = "127.0.0.1", port: int = 7860):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="digitsum app")
+    p = OneLineParser(description="digitsum app")
     p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
                    help="checkpoint folders, folders of them, or Hugging Face Hub repos written hf://owner/name")
     p.add_argument("--data", type=Path, help="a course-format set to browse and label (default: MNIST-test course set)")
@@ -56,12 +56,17 @@ def parse_args(argv=None):
     # a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 and the port; elsewhere the app stays local
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--preprocess-workers", type=int, default=min(2, os.cpu_count() or 1),
+    p.add_argument("--preprocess-workers", type=nonnegative_int, default=min(2, os.cpu_count() or 1),
                    help="processes that preprocess images, so that concurrent users are served on several cores "
                         "(default: 2, or the number of cores if fewer; 0: in the server's own threads)")
+    p.add_argument("--torch-threads", type=positive_int, default=1,
+                   help="threads of each forward pass (default 1: a request's forward pass is small, and with "
+                        "several users at once a second thread cost more in waiting than it saved)")
     args = p.parse_args(argv)
-    if not 0 <= args.preprocess_workers <= 64:
-        p.error(f"--preprocess-workers {args.preprocess_workers}: give 0 (none) to 64")
+    if args.preprocess_workers > 64:
+        raise DigitsumError(f"--preprocess-workers {args.preprocess_workers}: at most 64 (one or two a core)")
+    if args.torch_threads > 256:
+        raise DigitsumError(f"--torch-threads {args.torch_threads}: at most 256")
     return args
 
 
@@ -100,9 +105,16 @@ def check_address(host: str, port: int) -> None:
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except DigitsumError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    import torch
+
     from digitsum.app.service import DigitsumService
     from digitsum.ui import build, warm_up_events
+    torch.set_num_threads(args.torch_threads)
     print(f"digitsum app: torch and gradio loaded in {time.perf_counter() - STARTED:.1f} s; loading the checkpoints "
           "and the test set (a first start builds the test set once, a few seconds)", flush=True)
     try:

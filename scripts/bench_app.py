@@ -64,15 +64,14 @@ class App:
     def __init__(self, args, workdir: Path, port: int):
         env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-        if args.torch_threads:
-            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.torch_threads)
         cache = Path(args.cache_dir).resolve() if args.cache_dir else workdir / "cache"
         self.command = [sys.executable, str(Path(args.app).resolve()), "--checkpoints",
                         *[str(Path(c).resolve()) for c in args.checkpoints], "--port", str(port),
                         "--labels-db", str(workdir / "labels.db"), "--cache-dir", str(cache),
                         "--exports-dir", str(workdir / "exports")]
-        if getattr(args, "preprocess_workers", None) is not None:
-            self.command += ["--preprocess-workers", str(args.preprocess_workers)]
+        for flag in ("preprocess_workers", "torch_threads"):   # the app's own default where not given
+            if getattr(args, flag, None) is not None:
+                self.command += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
         self.lines: list[str] = []
         self.changed = threading.Condition()
         self.verbose = args.verbose

@@ -13,9 +13,9 @@ does not share the CPU with the measurement; --cache-dir keeps those scores for 
    at once: requests/s, p50/p90 latency, errors;
 
 and prints a table, the ratio of the two throughputs, and the CPU time per request of the app (its
-preprocessing workers included) and of this client (both on the same machine). The images are real test images: course
-images (40x168) and the same images drawn 4x larger, black on white, so preprocessing does its
-full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
+preprocessing workers included) and of this client (both on the same machine). The images are real
+test images: course images (40x168) and the same images drawn 4x larger, black on white, so
+preprocessing does its full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
 <= 125 ms.
 """
 from __future__ import annotations
@@ -210,8 +210,8 @@ def parse_args(argv=None):
                                        "the test set is built and scored afresh)")
     p.add_argument("--preprocess-workers", type=int,
                    help="the app's --preprocess-workers (default: the app's own default; 0: none, for an A/B)")
-    p.add_argument("--torch-threads", type=int, default=0,
-                   help="OMP_NUM_THREADS / MKL_NUM_THREADS for the app (default: unset, torch's own choice)")
+    p.add_argument("--torch-threads", type=int,
+                   help="the app's --torch-threads (default: the app's own default, 1)")
     p.add_argument("--ready-timeout", type=float, default=600, help="s to wait for the app's 'ready at'")
     p.add_argument("--scoring-timeout", type=float, default=900,
                    help="s to wait for the app's background scoring of every checkpoint to finish before measuring "
@@ -251,7 +251,8 @@ def main(argv=None) -> int:
     print()
     print_table(one, many, ratio)
     print(f"conditions: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load_after[0]:.1f} after "
-          f"(other processes count), torch threads {args.torch_threads or 'default'}, preprocessing workers "
+          f"(other processes count), torch threads "
+          f"{'default' if args.torch_threads is None else args.torch_threads}, preprocessing workers "
           f"{'default' if args.preprocess_workers is None else args.preprocess_workers}, checkpoint {args.checkpoint}")
     if args.json:
         write_figures(args, one, many, ratio, (load_before, load_after), ready_s, scored is not None)
@@ -311,7 +312,8 @@ def write_figures(args, one: dict, many: dict, ratio: float, loads: tuple, ready
                     "ratio_met": ratio >= TARGET_RATIO and many["errors"] == 0,
                     "p50_met": one["p50_ms"] <= TARGET_P50_MS},
         "conditions": {"cpus": os.cpu_count(), "load_average_before": loads[0], "load_average_after": loads[1],
-                       "torch_threads": args.torch_threads or None, "preprocess_workers": args.preprocess_workers, "machine": platform.platform(),
+                       "torch_threads": args.torch_threads, "preprocess_workers": args.preprocess_workers,
+                       "machine": platform.platform(),
                        "python": platform.python_version(), "checkpoint": args.checkpoint,
                        "app": repo_relative(args.app), "images": args.images, "ready_seconds": round(ready_s, 1),
                        "scoring_done_before_measuring": scored,

@@ -33,9 +33,11 @@ from digitsum.reading.preprocess import fit_to_canvas
 PARENT_CHECK_S = 1.0   # how often a worker looks whether the process that started it is still there
 
 
-def _started() -> bool:
-    """A worker's first task: it has imported preprocessing and is ready."""
-    return True
+def _started() -> int:
+    """A warm-up task: this worker has imported preprocessing and is ready -> its pid. It takes a
+    moment, so that one worker does not take every warm-up task while another still starts."""
+    time.sleep(0.05)
+    return os.getpid()
 
 
 def _worker_setup(parent: int) -> None:
@@ -67,11 +69,14 @@ class PreprocessPool:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_worker_setup, initargs=(os.getpid(),))
 
-    def warm_up(self) -> None:
-        """Start every worker now (each imports numpy and PIL: ~0.5 s), not at the first request."""
-        futures = [self._executor.submit(_started) for _ in range(self.workers)]
-        for future in futures:
-            future.result()
+    def warm_up(self, timeout: float = 60.0) -> None:
+        """Start every worker now (each imports numpy and PIL: ~0.5 s), not at the first request, and
+        return when each has answered (or after `timeout` s)."""
+        ready: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(ready) < self.workers and time.monotonic() < deadline:
+            futures = [self._executor.submit(_started) for _ in range(self.workers)]
+            ready.update(future.result() for future in futures)
 
     def fit(self, image, height: int, width: int) -> np.ndarray:
         """`fit_to_canvas(image, height, width)` in a worker: the same canvas, the same errors."""
