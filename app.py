@@ -1,7 +1,7 @@
 """digitsum app: draw or upload four digits, compare checkpoints, browse errors, label data.
 
     python app.py [--checkpoints DIR_OR_hf://OWNER/NAME ...] [--data DIR] [--labels-db PATH] [--exports-dir DIR]
-                  [--label-data DIR] [--host H] [--port P]
+                  [--label-data DIR] [--host H] [--port P] [--preprocess-workers N] [--torch-threads N]
 
 This file parses the flags, makes the service (digitsum.app.service.DigitsumService: all the work,
 done by its parts in digitsum/app/) and launches the UI (digitsum.ui, one module per tab). Only one
