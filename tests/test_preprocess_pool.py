@@ -66,6 +66,7 @@ def test_a_killed_worker_costs_no_request_and_the_pool_starts_afresh(course_set)
         np.testing.assert_array_equal(p.fit(image, 40, 168), expected)   # answered all the same
         np.testing.assert_array_equal(p.fit(image, 40, 168), expected)   # and by a new worker
         assert p.restarts == 1
+    np.testing.assert_array_equal(p.fit(image, 40, 168), expected)       # closed: in the caller's thread
 
 
 def test_a_predictor_with_the_pool_reads_as_without_it_under_concurrent_callers(pool, course_set, tiny_checkpoint):

@@ -75,8 +75,15 @@ class PreprocessPool:
         ready: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(ready) < self.workers and time.monotonic() < deadline:
-            futures = [self._executor.submit(_started) for _ in range(self.workers)]
-            ready.update(future.result() for future in futures)
+            executor = self._executor
+            try:
+                futures = [executor.submit(_started) for _ in range(self.workers)]
+                ready.update(future.result() for future in futures)
+            except BrokenProcessPool:     # a worker died while starting: the first request starts afresh
+                self._restart(executor)
+                return
+            except RuntimeError:          # closed meanwhile
+                return
 
     def fit(self, image, height: int, width: int) -> np.ndarray:
         """`fit_to_canvas(image, height, width)` in a worker: the same canvas, the same errors."""
@@ -84,7 +91,12 @@ class PreprocessPool:
         if self._closed:
             return fit_to_canvas(image, height, width)
         try:
-            return executor.submit(fit_to_canvas, image, height, width).result()
+            future = executor.submit(fit_to_canvas, image, height, width)
+        except (BrokenProcessPool, RuntimeError):   # broken, or closed or replaced since read above
+            self._restart(executor)
+            return fit_to_canvas(image, height, width)
+        try:
+            return future.result()
         except BrokenProcessPool:
             self._restart(executor)
             return fit_to_canvas(image, height, width)
