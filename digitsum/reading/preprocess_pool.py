@@ -2,10 +2,9 @@
 
 `fit_to_canvas` spends much of its time (0.4 ms for a course image, ~16 ms for a drawing 4x its
 size: PIL's median filters, numpy on small arrays) holding Python's interpreter lock, and so does
-the web framework around it: a server's threads
-then take turns on one core however many there are. Run in worker processes, preprocessing gets
-cores of its own, and the server's process keeps only its web work and the model's forward pass
-(torch releases the lock).
+the web framework around it: a server's threads then take turns on one core however many there
+are. Run in worker processes, preprocessing gets cores of its own, and the server's process keeps
+only its web work and the model's forward pass (torch releases the lock).
 
     pool = PreprocessPool(workers=2)
     canvas = pool.fit(image, 40, 168)   # what fit_to_canvas(image, 40, 168) returns, its errors too
