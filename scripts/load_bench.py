@@ -15,8 +15,8 @@ does not share the CPU with the measurement; --cache-dir keeps those scores for 
 and prints a table, the ratio of the two throughputs, and the CPU time per request of the app (its
 preprocessing workers included) and of this client (both on the same machine). The images are real
 test images: course images (40x168) and the same images drawn 4x larger, black on white, so
-preprocessing does its full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0 errors; one user's p50
-<= 125 ms.
+preprocessing does its full work. Targets (issue 12): 20 users >= 3x one user's throughput with 0
+errors; one user's p50 <= 125 ms.
 """
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from digitsum.data.synth import PATCH, FourDigitGenerator, _smooth_upsampler, blur121, make_generator, max_filter3
+from digitsum.data.synth import (PATCH, FourDigitGenerator, _smooth_upsampler, blur121, inverse_affine, make_generator,
+                                 max_filter3)
 
 INT_HIGH = 2 ** 62   # integers drawn below this, then reduced modulo each range: a bias below 1e-17
 
@@ -155,15 +156,9 @@ class FusedGenerator(FourDigitGenerator):
         flat = patches
         if self.geometric:
             b = bsz * k
-            angle, scale, shear = u("angle"), u("scale"), u("shear")
-            trig = torch.stack([torch.cos(angle), torch.sin(angle)], -1) / scale[..., None]   # cos/s, sin/s
-            c, s = trig[..., 0], trig[..., 1]
-            c_x, s_x = c, s
-            if a.aspect != 1.0:   # a width factor divides the output's x first (the parent's grid)
-                w = u("log_aspect").exp()
-                c_x, s_x = c / w, s / w
-            # output->input: inverse rotation and scale, plus a horizontal shear (the parent's grid)
-            m = torch.stack([c_x, shear - s, s_x, c], -1).view(b, 2, 2)
+            width = u("log_aspect").exp() if a.aspect != 1.0 else None
+            # output->input: the parent's map (inverse rotation and scale, a horizontal shear, the width)
+            m = torch.stack(inverse_affine(u("angle"), u("scale"), u("shear"), width), -1).view(b, 2, 2)
             if a.elastic_p:
                 coarse = torch.randn((bsz, k, 32), generator=self.gen, device=self.device) * coin("elastic")[..., None]
                 m = torch.cat([m, coarse.view(b, 2, 16)], -1)

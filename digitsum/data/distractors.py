@@ -1,7 +1,8 @@
 """Marks that are not digits, for training the reader to find no digit in them: letters of the
-handwriting and printed fonts, pen scribbles, and the straight edge of a page (`draw_edge_lines`). The generator (`Augment.distractor_p`) puts one
-beside a row of four digits, where it has room, and the row's labels stay the four digits, so the
-centre map learns that a letter or a scribble is no digit's centre.
+handwriting and printed fonts, pen scribbles, and the straight edge of a page (`draw_edge_lines`).
+The generator (`Augment.distractor_p`) puts one beside a row of four digits, where it has room, and
+the row's labels stay the four digits, so the centre map learns that a letter or a scribble is no
+digit's centre.
 
 Why: the four-digit check (`digitsum.reading.predict.four_digit_score`) reads how many digit-like
 marks the centre map found. A reader that never saw a letter finds digits in "ABCD" (71 % 4800).

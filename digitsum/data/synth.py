@@ -34,6 +34,16 @@ def blur121(canvas: torch.Tensor) -> torch.Tensor:
     return (c[:, :-2] + 2 * c[:, 1:-1] + c[:, 2:]) * 0.25
 
 
+def inverse_affine(angle: torch.Tensor, scale: torch.Tensor, shear: torch.Tensor,
+                   width: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """A digit turned by `angle` (radians), scaled, sheared horizontally and, with `width`, made
+    that many times wider (height kept) -> the output->input map's coefficients (xx, xy, yx, yy):
+    input x = xx*X + xy*Y, input y = yx*X + yy*Y. The width factor divides the output's x first."""
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    cos_x, sin_x = (cos, sin) if width is None else (cos / width, sin / width)
+    return cos_x, shear - sin, sin_x, cos
+
+
 def _smooth_upsampler(n: int, size: int) -> torch.Tensor:
     """(size, n) linear interpolation matrix: a coarse n-point field -> size points."""
     return F.interpolate(torch.eye(n).unsqueeze(0), size=size, mode="linear", align_corners=True)[0].T
@@ -127,17 +137,12 @@ class FourDigitGenerator:
             if small is not None:
                 scale = torch.where(small.reshape(-1), self.uniform(b, *self.layout.stack_scale), scale)
             shear = self.uniform(b, -a.shear, a.shear)
-            cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-            # output->input map: inverse rotation and scale, plus a horizontal shear. The same grid
-            # as F.affine_grid(align_corners=False), built with broadcasting (3x faster on CPU).
-            # A width factor w divides the output's x first (drawn last, so that the other presets'
-            # random streams are as they were).
-            cos_x, sin_x = cos, sin
-            if a.aspect != 1.0:
-                w = torch.exp(self.uniform(b, -math.log(a.aspect), math.log(a.aspect)))
-                cos_x, sin_x = cos / w, sin / w
-            gx = torch.addcmul(cos_x[:, None] * self._grid_x, (shear - sin)[:, None], self._grid_y)
-            gy = torch.addcmul(sin_x[:, None] * self._grid_x, cos[:, None], self._grid_y)
+            # the width factor is drawn last, so that the other presets' random streams are as they were
+            width = torch.exp(self.uniform(b, -math.log(a.aspect), math.log(a.aspect))) if a.aspect != 1.0 else None
+            xx, xy, yx, yy = inverse_affine(angle, scale, shear, width)
+            # the same grid as F.affine_grid(align_corners=False), built with broadcasting (3x faster on CPU)
+            gx = torch.addcmul(xx[:, None] * self._grid_x, xy[:, None], self._grid_y)
+            gy = torch.addcmul(yx[:, None] * self._grid_x, yy[:, None], self._grid_y)
             grid = torch.stack([gx, gy], dim=-1).view(b, PATCH, PATCH, 2)
             if a.elastic_p:  # a smooth field: 4x4 random vectors, upsampled (cheaper than a Gaussian blur)
                 coarse = torch.randn((b, 2, 4, 4), generator=self.gen, device=self.device) * a.elastic_alpha

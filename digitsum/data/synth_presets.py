@@ -2,7 +2,7 @@
 distorted (`Augment`), with the named presets that training and the tests choose by name."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PATCH = 28  # MNIST patch size
 
@@ -51,31 +51,27 @@ class Augment:
     edge_line_p: float = 0.0           # per image: a page's edge beside the row, a line taller than any digit
 
 
+# what users bring around the course layout: digits of 14-27 px, slant, thin pen to marker,
+# elastic distortion, faint ink and noise
+_WIDE = Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3, marker_p=0.15, thin_p=0.15,
+                ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12),
+                elastic_p=0.5, elastic_alpha=0.08)
+# "wide", and a third of the rows have a letter or a scribble beside them that is no digit
+_WIDE_DISTRACTORS = replace(_WIDE, distractor_p=0.33)
+
 # named presets: 'none' is the plain course layout; 'train' the default training mix;
 # 'hard' the robustness test set (stronger than 'train' in every knob, on a 48x200 canvas)
 AUGMENTS = {
     "none": Augment(),
     "train": Augment(rotation=12, scale=(0.8, 1.2), shear=0.2, thicken_p=0.2, thin_p=0.1,
                      ink=(0.35, 1.0), faint_p=0.25, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12)),
-    # what users bring around the course layout: digits of 14-27 px, slant, thin pen to marker,
-    # elastic distortion, faint ink and noise
-    "wide": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3, marker_p=0.15, thin_p=0.15,
-                    ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3, noise_std=(0.02, 0.12),
-                    elastic_p=0.5, elastic_alpha=0.08),
-    # "wide", and a third of the rows have a letter or a scribble beside them that is no digit
-    "wide_distractors": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
-                                marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
-                                noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
-    # "wide_distractors", and a fifth of the rows have a page's edge beside them (a photo's crop keeps one)
+    "wide": _WIDE,
+    "wide_distractors": _WIDE_DISTRACTORS,
     # "wide_distractors", and each digit narrowed or widened by up to 1.35x: writers differ in width
     # as much as in size, and MNIST's size normalisation (each digit fitted into 20x20) hides it
-    "wide_writers": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, aspect=1.35, binarize_p=0.3, thicken_p=0.3,
-                            marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
-                            noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33),
-    "wide_page": Augment(rotation=12, scale=(0.7, 1.35), shear=0.3, binarize_p=0.3, thicken_p=0.3,
-                         marker_p=0.15, thin_p=0.15, ink=(0.3, 1.0), faint_p=0.3, blur_p=0.2, noise_p=0.3,
-                         noise_std=(0.02, 0.12), elastic_p=0.5, elastic_alpha=0.08, distractor_p=0.33,
-                         edge_line_p=0.2),
+    "wide_writers": replace(_WIDE_DISTRACTORS, aspect=1.35),
+    # "wide_distractors", and a fifth of the rows have a page's edge beside them (a photo's crop keeps one)
+    "wide_page": replace(_WIDE_DISTRACTORS, edge_line_p=0.2),
     "hard": Augment(rotation=15, scale=(0.8, 1.2), shear=0.25, thicken_p=0.25, thin_p=0.15,
                     ink=(0.3, 0.8), faint_p=0.5, blur_p=0.3, noise_p=0.6, noise_std=(0.04, 0.12)),
 }
