@@ -148,7 +148,7 @@ def cmd_refusal(a) -> int:
     model = load_checkpoint(a.checkpoint, for_inference=True)
     if not model.reads_positions:
         raise DigitsumError(f"{a.checkpoint}: only readers (models that find digit centres) have the four-digit check")
-    rates = refusal_rates(model, a.n, a.seed)
+    rates = refusal_rates(model, a.n, a.seed, sets=a.sets)
     if a.json:
         print(json.dumps({"checkpoint": a.checkpoint, "seed": a.seed, **rates}))
         return 0

@@ -95,6 +95,8 @@ def _add_refusal(sub) -> None:
     rf.add_argument("--checkpoint", default="checkpoints/digitsum-reader")
     rf.add_argument("--n", type=positive_int, default=600, help="images per digit set, and non-digit images in all")
     rf.add_argument("--seed", type=int, default=1, help="the threshold was set on seed 5; report on others")
+    rf.add_argument("--sets", nargs="+", choices=list(SUITE_PRESETS), default=list(SUITE_PRESETS),
+                    help="suite sets of four digits whose false rejects to measure (default: all)")
     rf.add_argument("--threads", type=nonnegative_int, default=0)
     rf.add_argument("--json", action="store_true", help=JSON_HELP)
     rf.set_defaults(func=cmd_refusal)

@@ -14,8 +14,9 @@ from digitsum.reading.preprocess.gray import to_gray, to_white_on_black
 from digitsum.reading.preprocess.image_files import (MAX_ASPECT, MAX_PIXELS, WORK_PIXELS, check_size,
                                                      load_image_file, open_within_budget, reduce_to_work_size)
 from digitsum.reading.preprocess.ink import flatten_background, ink_is_dark
-from digitsum.reading.preprocess.page_edges import drop_page_edges
+from digitsum.reading.preprocess.page_edges import clean_page, drop_page_edges, drop_straight_lines
 
 __all__ = ["DIGIT_HEIGHT", "LEFT_MARGIN", "MAX_GAP", "fit_batch", "fit_to_canvas", "to_gray", "to_white_on_black",
            "MAX_ASPECT", "MAX_PIXELS", "WORK_PIXELS", "check_size", "load_image_file", "open_within_budget",
-           "reduce_to_work_size", "flatten_background", "ink_is_dark", "drop_page_edges"]
+           "reduce_to_work_size", "flatten_background", "ink_is_dark", "drop_page_edges",
+           "drop_straight_lines", "clean_page"]

@@ -11,7 +11,7 @@ from digitsum.errors import BlankImageError
 from digitsum.reading.preprocess.gray import to_gray, to_white_on_black
 from digitsum.reading.preprocess.image_files import WORK_PIXELS, reduce_to_work_size
 from digitsum.reading.preprocess.ink import flatten_background, ink_is_dark, ink_masks
-from digitsum.reading.preprocess.page_edges import drop_page_edges
+from digitsum.reading.preprocess.page_edges import clean_page
 
 DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
@@ -47,7 +47,7 @@ def _ink_map(gray: np.ndarray, photo_like: bool) -> np.ndarray:
     # a page: its edges and the table go. (A turned line is not levelled: turning it by the ink's
     # major axis read worse, 81 % against 84 % of 150 page photos, as the digits' own heights tilt
     # that axis, and the model reads digits turned by up to 12 degrees.)
-    return drop_page_edges(flatten_background(gray, dark_ink=True))
+    return clean_page(flatten_background(gray, dark_ink=True))
 
 
 def _crop_to_ink(wob: np.ndarray, faint: np.ndarray, strong: np.ndarray, digit_height: float,

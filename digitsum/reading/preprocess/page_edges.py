@@ -3,6 +3,7 @@ ink; `drop_page_edges` takes them out of the ink map before the digits are cropp
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from digitsum.reading.preprocess.ink import ink_masks
 
@@ -24,30 +25,42 @@ def drop_page_edges(wob: np.ndarray) -> np.ndarray:
     frame and is longer than LINE_FRAME digit heights, or is longer than LINE_LONG anywhere; a
     region at the frame longer than LINE_TABLE digit heights is the table (or its grain) and goes
     too, as does a band that hugs the frame (longer along it than HUG_ALONG digit heights, reaching
-    in less than HUG_ACROSS): a digit cut by the frame reaches in about as far as it runs along it. When every sizeable mark would go, nothing does (a tightly cropped row of touching
-    digits). Digit height is the median height of the marks of some size."""
+    in less than HUG_ACROSS): a digit cut by the frame reaches in about as far as it runs along it.
+    When every sizeable mark would go, nothing does (a tightly cropped row of touching digits).
+    Digit height is the median height of the marks of some size."""
+    return _drop_edge_marks(wob)[0]
+
+
+def clean_page(wob: np.ndarray) -> np.ndarray:
+    """An ink map of a photo -> the same without the page's edges and the table (`drop_page_edges`),
+    then without the straight lines left (`drop_straight_lines`), on the same masks and digit
+    height."""
+    cleaned, faint, digit = _drop_edge_marks(wob)
+    return drop_straight_lines(cleaned, digit, faint)
+
+
+def _drop_edge_marks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """-> (`drop_page_edges`'s ink map, its faint-ink mask, the digit height)."""
     from scipy import ndimage
     # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
     faint, _ = ink_masks(wob)
     labels, n = ndimage.label(faint, structure=np.ones((3, 3)))
-    if n < 2:
-        return wob
-    edge, big = _edge_marks(ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64),
-                            wob.shape)
-    if not edge.any() or edge[big].all():
-        return wob
+    if n == 0:
+        return wob, faint, float(wob.shape[0])
+    boxes, sizes = ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64)
+    edge, big, digit = _edge_marks(boxes, sizes, wob.shape)
+    if n < 2 or not edge.any() or edge[big].all():
+        return wob, faint, digit
     # take the edge's faint rim too: everything within 2 px of the removed marks
     gone = ndimage.binary_dilation(np.isin(labels, np.nonzero(edge)[0] + 1), iterations=2)
-    return np.where(gone, 0.0, wob).astype(np.float32)
+    return np.where(gone, 0.0, wob).astype(np.float32), faint & ~gone, digit
 
 
-def _edge_marks(boxes: list, sizes: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _edge_marks(boxes: list, sizes: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
     """For each mark (its bounding box and pixel count): -> (is it an edge or the table, is it a
-    mark of some size)."""
-    heights = np.array([b[0].stop - b[0].start for b in boxes])
+    mark of some size; and the digit height)."""
     lengths = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
-    big = sizes >= max(12, 0.2 * sizes.max())
-    digit = float(np.median(heights[big]))
+    digit, big = _digit_height(boxes, sizes)
     elongation = lengths ** 2 / sizes
     thin = elongation > LINE_THIN * np.median(elongation[big])
     h, w = shape
@@ -58,7 +71,7 @@ def _edge_marks(boxes: list, sizes: np.ndarray, shape: tuple[int, int]) -> tuple
     # region longer than any group of touching digits; away from the frame only long lines go
     edge = (at_frame & (lengths > LINE_FRAME * digit) & (thin | (lengths > LINE_TABLE * digit))) \
         | (thin & (lengths > LINE_LONG * digit)) | hugs
-    return edge, big
+    return edge, big, digit
 
 
 def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) -> bool:
@@ -70,3 +83,142 @@ def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) 
     at_top_or_bottom = rows.start <= 1 or rows.stop >= h - 1
     return bool((at_side and height > HUG_ALONG * digit and width < HUG_ACROSS * digit)
                 or (at_top_or_bottom and width > HUG_ALONG * digit and height < HUG_ACROSS * digit))
+
+
+LINE_GRID_DIGIT = 20  # px a digit is tall on the reduced copy the lines are searched on
+LINE_RUN = 2.5        # a straight run of ink this many digit heights long is a line, not writing
+LINE_GAP = 2          # px (reduced copy) a line's run may break for and still be one line
+LINE_BODY = 0.8       # of the positions along a line that each of its own rows of ink covers
+LINE_SIDES = 0.25     # at most this share of a line's positions may have ink on both sides of it,
+LINE_FREE = 0.25      # and at least this share none on either side (it runs on past the writing)
+MAX_LINES = 8
+LINE_COVER = 0.9       # of the positions along a line that its ink covers (a chain of strokes leaves holes)
+LINE_GRID_AREA = 60_000
+LINE_CANDIDATES = 24  # the Hough cells with most votes that are looked at for a run
+
+
+def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.ndarray | None = None) -> np.ndarray:
+    """An ink map -> the same without long straight lines: what is left of a page's edge, a
+    ruled line or a table's rim after `drop_page_edges`, which takes whole marks only, and so
+    keeps an edge broken into short pieces and an edge that a digit touches (or takes the digit
+    with it). A line is found by the Hough transform of the faint ink on a reduced copy (a digit
+    about LINE_GRID_DIGIT px tall): a straight run of ink, unbroken but for gaps of LINE_GAP px,
+    longer than LINE_RUN digit heights, with clear paper on at least one side along most of it.
+    No stroke of a digit is that long; a row of touching digits can hold such a run (the middle
+    bars of bold digits), but has ink above and below it. Only the line's own ink goes, so a digit
+    that touches the line loses a sliver, not itself. `digit` and `faint` (the digit height and the
+    faint-ink mask) when the caller has them."""
+    if faint is None:
+        faint, _ = ink_masks(wob)
+    if digit is None:
+        digit = mark_height(faint)
+    h, w = wob.shape
+    # (and at most LINE_GRID_AREA px, so that the search costs little however large the photo)
+    k = min(1.0, LINE_GRID_DIGIT / max(digit, 1.0), (LINE_GRID_AREA / (h * w)) ** 0.5)
+    small = np.asarray(Image.fromarray(faint.astype(np.float32), "F")
+                       .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.3
+    gone = np.zeros_like(small)
+    for _ in range(MAX_LINES):
+        band = _next_line(small & ~gone, LINE_RUN * digit * k)
+        if band is None:
+            break
+        gone |= band
+    if not gone.any():
+        return wob
+    big = np.asarray(Image.fromarray(gone.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
+    return np.where(big & faint, 0.0, wob).astype(np.float32)
+
+
+def mark_height(faint: np.ndarray) -> float:
+    """The median height of the marks of some size (connected faint ink): about a digit's."""
+    from scipy import ndimage
+    labels, n = ndimage.label(faint, structure=np.ones((3, 3)))
+    if n == 0:
+        return float(faint.shape[0])
+    return _digit_height(ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64))[0]
+
+
+def _digit_height(boxes: list, sizes: np.ndarray) -> tuple[float, np.ndarray]:
+    """Marks' bounding boxes and pixel counts -> (the median height of the marks of some size,
+    which of them are of some size)."""
+    heights = np.array([b[0].stop - b[0].start for b in boxes])
+    big = sizes >= max(12, 0.2 * sizes.max())
+    return float(np.median(heights[big])), big
+
+
+# 1 degree apart: a run of 50 px (2.5 digits) strays at most 0.44 px from its cell
+_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 1.0)).astype(np.float32)
+_SIDE = 8   # px (reduced copy) across a line that its profile looks at, either way
+
+
+def _next_line(mask: np.ndarray, min_run: float) -> np.ndarray | None:
+    """The pixels of the longest line in `mask` (a straight run of at least `min_run` px with a
+    clear side), or None. Candidates are the Hough accumulator's cells with that many votes."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < min_run:
+        return None
+    xs, ys = xs.astype(np.float32), ys.astype(np.float32)
+    cos, sin = np.cos(_ANGLES), np.sin(_ANGLES)
+    rho = np.rint(xs[:, None] * cos[None, :] + ys[:, None] * sin[None, :]).astype(np.int64)   # (N, A)
+    lo = rho.min()
+    n_rho = int(rho.max() - lo + 1)
+    votes = np.zeros((len(_ANGLES), n_rho), np.int64)
+    for a in range(len(_ANGLES)):
+        votes[a] = np.bincount(rho[:, a] - lo, minlength=n_rho)
+    flat = votes.ravel()
+    if flat.max() < min_run:
+        return None
+    cells = np.argpartition(flat, -LINE_CANDIDATES)[-LINE_CANDIDATES:] if flat.size > LINE_CANDIDATES \
+        else np.arange(flat.size)
+    runs = []
+    for a, r in zip(*np.unravel_index(cells[flat[cells] >= min_run], votes.shape)):
+        on = rho[:, a] == r + lo
+        t = np.sort(-xs[on] * sin[a] + ys[on] * cos[a])                  # positions along the line
+        start, end = _longest_run(t)
+        covered = len(np.unique(np.rint(t[(t >= start) & (t <= end)])))
+        if end - start >= min_run and covered >= LINE_COVER * (end - start + 1):
+            runs.append((end - start, float(_ANGLES[a]), float(r + lo), start, end))
+    for _, angle, offset, start, end in sorted(runs, reverse=True):
+        band = _line_band(mask, angle, offset, start, end)
+        if band is not None:
+            return band
+    return None
+
+
+def _longest_run(t: np.ndarray) -> tuple[float, float]:
+    """Sorted positions -> (start, end) of the longest stretch without a gap over LINE_GAP."""
+    breaks = np.nonzero(np.diff(t) > LINE_GAP + 1)[0]
+    starts, ends = np.r_[0, breaks + 1], np.r_[breaks, len(t) - 1]
+    i = int(np.argmax(t[ends] - t[starts]))
+    return float(t[starts[i]]), float(t[ends[i]])
+
+
+def _line_band(mask: np.ndarray, angle: float, offset: float, start: float, end: float) -> np.ndarray | None:
+    """The pixels of the line along (angle, offset, start..end): its body (the rows across it that
+    its ink covers along LINE_BODY of its length) and a pixel beyond. None when the ink two pixels
+    beyond the body lies on both sides along more than LINE_SIDES of it: a run through a row of
+    touching digits, not a line."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    along = np.arange(np.floor(start), np.ceil(end) + 1, dtype=np.float32)
+    across = np.arange(-_SIDE, _SIDE + 1, dtype=np.float32)
+    x = np.rint(across[:, None] * cos - along[None, :] * sin + offset * cos).astype(np.int64)   # (D, T)
+    y = np.rint(across[:, None] * sin + along[None, :] * cos + offset * sin).astype(np.int64)
+    inside = (x >= 0) & (x < mask.shape[1]) & (y >= 0) & (y < mask.shape[0])
+    ink = np.zeros(x.shape, bool)
+    ink[inside] = mask[y[inside], x[inside]]
+    body = ink.mean(axis=1) >= LINE_BODY                                   # (D,)
+    lo = hi = _SIDE                                                        # the body around offset 0
+    while lo > 0 and body[lo - 1]:
+        lo -= 1
+    while hi < 2 * _SIDE and body[hi + 1]:
+        hi += 1
+    if lo < 2 or hi > 2 * _SIDE - 2:                                       # no room to see its sides
+        return None
+    above, below = ink[:lo - 1].any(axis=0), ink[hi + 2:].any(axis=0)      # (T,) from 2 px beyond
+    if (above & below).mean() > LINE_SIDES or (~above & ~below).mean() < LINE_FREE:
+        return None
+    band = np.zeros_like(mask)
+    rows = slice(lo - 1, hi + 2)
+    keep = inside[rows]
+    band[y[rows][keep], x[rows][keep]] = True
+    return band
