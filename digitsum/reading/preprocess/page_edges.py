@@ -142,7 +142,7 @@ def _digit_height(boxes: list, sizes: np.ndarray) -> tuple[float, np.ndarray]:
     """Marks' bounding boxes and pixel counts -> (the median height of the marks of some size,
     which of them are of some size)."""
     heights = np.array([b[0].stop - b[0].start for b in boxes])
-    big = sizes >= max(12, 0.2 * sizes.max())
+    big = sizes >= min(max(12, 0.2 * sizes.max()), sizes.max())   # (specks only: the largest of them)
     return float(np.median(heights[big])), big
 
 
