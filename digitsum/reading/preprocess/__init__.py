@@ -6,7 +6,7 @@ black-on-white or white-on-black (detected from the border). A course image alre
 size passes through untouched, so evaluation on course files sees exactly what training saw.
 
 By concern: image_files (decoding a file within the pixel budget), gray (any image to gray levels),
-ink (paper, light and ink), page_edges (a photographed page's edges and the table), canvas
+ink (paper, light and ink), page_edges (a photographed page's edges, the table and straight lines), canvas
 (cropping and scaling onto the canvas). The names below are the package's interface.
 """
 from digitsum.reading.preprocess.canvas import DIGIT_HEIGHT, LEFT_MARGIN, MAX_GAP, fit_batch, fit_to_canvas

@@ -1,5 +1,7 @@
 """The page's edges: in a photo of a page, the edge of the sheet and the table beyond it darken like
-ink; `drop_page_edges` takes them out of the ink map before the digits are cropped."""
+ink; `drop_page_edges` takes their marks out of the ink map before the digits are cropped, and
+`drop_straight_lines` the long straight lines left (an edge in pieces, a ruled line); `clean_page`
+does both."""
 from __future__ import annotations
 
 import numpy as np
@@ -85,16 +87,16 @@ def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) 
                 or (at_top_or_bottom and width > HUG_ALONG * digit and height < HUG_ACROSS * digit))
 
 
-LINE_GRID_DIGIT = 20  # px a digit is tall on the reduced copy the lines are searched on
-LINE_RUN = 2.5        # a straight run of ink this many digit heights long is a line, not writing
-LINE_GAP = 2          # px (reduced copy) a line's run may break for and still be one line
-LINE_BODY = 0.8       # of the positions along a line that each of its own rows of ink covers
-LINE_SIDES = 0.25     # at most this share of a line's positions may have ink on both sides of it,
-LINE_FREE = 0.25      # and at least this share none on either side (it runs on past the writing)
+LINE_GRID_DIGIT = 20     # px a digit is tall on the reduced copy the lines are searched on,
+LINE_GRID_AREA = 60_000  # which has at most this many px (so a large photo costs no more)
+LINE_RUN = 2.5           # a straight run of ink this many digit heights long is a line, not writing,
+LINE_GAP = 2             # when it breaks for no more than this many px (reduced copy),
+LINE_COVER = 0.9         # its ink covers this share of its positions (a chain of strokes leaves holes),
+LINE_SIDES = 0.25        # at most this share of them has ink on both sides of it,
+LINE_FREE = 0.25         # and at least this share has none on either side (it runs on past the writing)
+LINE_BODY = 0.8          # a row of ink along a line that covers this share of it belongs to the line
+LINE_CANDIDATES = 24     # the Hough cells with most votes that are looked at for a run
 MAX_LINES = 8
-LINE_COVER = 0.9       # of the positions along a line that its ink covers (a chain of strokes leaves holes)
-LINE_GRID_AREA = 60_000
-LINE_CANDIDATES = 24  # the Hough cells with most votes that are looked at for a run
 
 
 def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.ndarray | None = None) -> np.ndarray:
@@ -113,7 +115,6 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
     if digit is None:
         digit = mark_height(faint)
     h, w = wob.shape
-    # (and at most LINE_GRID_AREA px, so that the search costs little however large the photo)
     k = min(1.0, LINE_GRID_DIGIT / max(digit, 1.0), (LINE_GRID_AREA / (h * w)) ** 0.5)
     small = np.asarray(Image.fromarray(faint.astype(np.float32), "F")
                        .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.3
