@@ -46,12 +46,11 @@ def _drop_edge_marks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     from scipy import ndimage
     # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
     faint, _ = ink_masks(wob)
-    labels, n = ndimage.label(faint, structure=np.ones((3, 3)))
-    if n == 0:
+    labels, boxes, sizes = _marks(faint)
+    if not boxes:
         return wob, faint, float(wob.shape[0])
-    boxes, sizes = ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64)
     edge, big, digit = _edge_marks(boxes, sizes, wob.shape)
-    if n < 2 or not edge.any() or edge[big].all():
+    if len(boxes) < 2 or not edge.any() or edge[big].all():
         return wob, faint, digit
     # take the edge's faint rim too: everything within 2 px of the removed marks
     gone = ndimage.binary_dilation(np.isin(labels, np.nonzero(edge)[0] + 1), iterations=2)
@@ -132,11 +131,15 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
 
 def mark_height(faint: np.ndarray) -> float:
     """The median height of the marks of some size (connected faint ink): about a digit's."""
+    _, boxes, sizes = _marks(faint)
+    return _digit_height(boxes, sizes)[0] if boxes else float(faint.shape[0])
+
+
+def _marks(faint: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
+    """The marks of an ink mask (8-connected) -> (their labels, bounding boxes, pixel counts)."""
     from scipy import ndimage
-    labels, n = ndimage.label(faint, structure=np.ones((3, 3)))
-    if n == 0:
-        return float(faint.shape[0])
-    return _digit_height(ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64))[0]
+    labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
+    return labels, ndimage.find_objects(labels), np.bincount(labels.ravel())[1:].astype(np.float64)
 
 
 def _digit_height(boxes: list, sizes: np.ndarray) -> tuple[float, np.ndarray]:
