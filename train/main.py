@@ -37,7 +37,7 @@ def main(args) -> dict:
     ctx = distributed.setup(args.device)   # LOCAL_RANK picks the GPU under torchrun
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = launcher(ctx) + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = launcher(ctx) + " ".join(shlex.quote(a) for a in args.argv)
     if args.resume:   # rank 0 puts back what a killed save left, the others wait for it
         distributed.recover_last(args.out, ctx)
 

@@ -141,6 +141,7 @@ def parse(argv=None) -> argparse.Namespace:
     preset = defaults_as_flags(p, PRESETS[pre.preset], f"--preset {pre.preset}")
     args = p.parse_args(preset + config + argv)
     validate(args)
+    args.argv = argv   # the command as typed, for the model card (a recipe runs several in one process)
     return args
 
 
