@@ -5,7 +5,7 @@ import pytest
 
 from digitsum.data.mnist import load_mnist
 from digitsum.data.suite import render
-from digitsum.reading.preprocess.page_edges import drop_page_edges, drop_straight_lines
+from digitsum.reading.preprocess.page_edges import clean_page, drop_page_edges, drop_straight_lines
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +49,44 @@ def test_writing_without_a_line_is_left_as_it_is(name):
     for image in images:
         ink = np.kron(np.asarray(image, np.float32) / 255.0, np.ones((3, 3), np.float32))
         assert np.array_equal(drop_straight_lines(ink), ink)
+
+
+def test_a_stroke_that_crosses_a_ruled_line_keeps_its_ink_there(row):
+    # a line through the middle of the digits: where a stroke crosses it, the ink above and below
+    # meet, and stays; the line between the digits goes
+    ink = row.copy()
+    ink[66:68, 5:395] = np.maximum(ink[66:68, 5:395], 0.8)
+    cleaned = drop_straight_lines(ink)
+    crossings = (row[63] > 0.3) & (row[70] > 0.3)            # columns where a stroke crosses the line
+    assert crossings.sum() >= 4
+    assert (cleaned[66:68, crossings] > 0).all()
+    between = np.ones(400, bool)
+    between[15:320] = False                                  # right of the digits: the line alone
+    assert cleaned[66:68, between].max() == 0
+
+
+def squared_paper(row: np.ndarray, step: int = 30) -> np.ndarray:
+    """The row on squared paper: thin lines every `step` px both ways, lighter than the ink."""
+    ink = row.copy()
+    ink[::step] = np.maximum(ink[::step], 0.5)
+    ink[:, ::step] = np.maximum(ink[:, ::step], 0.5)
+    return ink
+
+
+def test_the_lines_of_squared_paper_go_and_the_digits_stay(row):
+    # the grid's vertical lines are shorter than a ruled line (the frame is 3 digits tall), but
+    # they run from frame to frame, and there are many of them
+    ink = squared_paper(row)
+    cleaned = clean_page(ink)
+    grid = (ink > 0) & (row == 0)
+    assert (cleaned[grid] > 0).mean() < 0.05
+    digits = row > 0.3
+    assert (cleaned[digits] > 0).mean() > 0.9
+
+
+def test_one_tall_stroke_from_frame_to_frame_is_no_grid(row):
+    # a lone "1" that reaches from the top of a tight crop to its bottom stays: a chord counts as a
+    # line only beside another
+    ink = row[38:98].copy()
+    ink[:, 360:363] = 0.9
+    assert (clean_page(ink)[:, 360:363] > 0).all()

@@ -17,6 +17,7 @@ DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
 MAX_GAP = 12           # px between digits (at native size) that a too-wide image is squeezed to
 CROP_PAD = 2           # px of background kept around the ink
+TOUCHING = 1.5         # a run of inked columns this many times as wide as tall is touching digits
 
 
 def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
@@ -121,13 +122,27 @@ def _digit_height(mask: np.ndarray) -> float:
         if inked and start is None:
             start = x
         elif not inked and start is not None:
-            runs.append((x - start, _tallest_part(mask[:, start:x].any(axis=1))))
+            runs.append((x - start, _run_height(mask[:, start:x])))
             start = None
     if not runs:   # thin one-pixel strokes only
         rows = np.nonzero(mask.any(axis=1))[0]
         return float(rows[-1] - rows[0] + 1)
     wide = [h for w, h in runs if w >= 3] or [h for _, h in runs]
     return float(np.median(wide))
+
+
+def _run_height(run: np.ndarray) -> float:
+    """The height of one digit in a run of inked columns (H, W): its tallest part (`_tallest_part`).
+    A run wider than TOUCHING times that is digits that touch, written at different heights, and the
+    run's ink spans all their heights: there a digit is as tall as the tallest columns' ink
+    (its 90th percentile; a column holds one digit, but where two digits meet)."""
+    tallest = _tallest_part(run.any(axis=1))
+    if run.shape[1] <= TOUCHING * tallest:
+        return tallest
+    inked = run.any(axis=0)
+    top = run.argmax(axis=0)
+    bottom = run.shape[0] - run[::-1].argmax(axis=0)
+    return float(min(tallest, np.percentile((bottom - top)[inked], 90)))
 
 
 def _tallest_part(inked_rows: np.ndarray) -> int:

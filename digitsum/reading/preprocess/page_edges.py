@@ -34,11 +34,123 @@ def drop_page_edges(wob: np.ndarray) -> np.ndarray:
 
 
 def clean_page(wob: np.ndarray) -> np.ndarray:
-    """An ink map of a photo -> the same without the page's edges and the table (`drop_page_edges`),
-    then without the straight lines left (`drop_straight_lines`), on the same masks and digit
-    height."""
-    cleaned, faint, digit = _drop_edge_marks(wob)
-    return drop_straight_lines(cleaned, digit, faint)
+    """An ink map of a photo -> the same without a form's boxes (`drop_boxes`) and the strokes that
+    underline the digits (`drop_underlines`), the page's edges
+    and the table (`drop_page_edges`), then without the straight lines left (`drop_straight_lines`),
+    and without what is not ink (`keep_ink`)."""
+    cleaned, faint, _ = _drop_edge_marks(drop_underlines(drop_boxes(wob)))
+    # the digit height from the strong ink: the faint marks can be one net of a grid's light lines
+    # and the digits on them, as tall as the photo
+    digit = mark_height(ink_masks(cleaned)[1])
+    cleaned = drop_straight_lines(cleaned, digit, faint)
+    return keep_ink(cleaned, faint & (cleaned > 0), digit)
+
+
+BOX_SIDE = 0.85    # a mark whose bounding box has its ink along this share of each of its four sides,
+BOX_BAND = 0.08    # within this share of the box's short side (and 2 px at least) of the side, is a box
+BOX_MIN = 12       # px: the short side of the smallest box
+BOX_RING = 0.5     # at most this share of the ring just inside its sides is its own ink
+
+
+def drop_boxes(wob: np.ndarray) -> np.ndarray:
+    """An ink map -> the same without the boxes of a form (a digit written in each box, or in the
+    cells of one long box split by bars). A box is a mark whose ink runs along all four sides of its
+    bounding box, with ink inside it. Its sides go, as do the bars from its top to its bottom (or
+    from side to side) that split it into cells; the digits inside stay, and one that touches
+    a side loses a sliver. A square "0" has nothing inside it and stays."""
+    faint, _ = ink_masks(wob)
+    labels, boxes, _ = _marks(faint)
+    gone = np.zeros_like(faint)
+    for i, (rows, cols) in enumerate(boxes):
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        if min(h, w) < BOX_MIN:
+            continue
+        mine = labels[rows, cols] == i + 1
+        band = max(2, round(BOX_BAND * min(h, w)))
+        sides = (mine[:band].any(axis=0), mine[-band:].any(axis=0), mine[:, :band].any(axis=1), mine[:, -band:].any(axis=1))
+        if min(side.mean() for side in sides) < BOX_SIDE:
+            continue
+        inner = np.zeros_like(mine)
+        inner[band:-band, band:-band] = True
+        if not faint[rows, cols][inner].any():   # nothing inside: a square "0", or an empty box
+            continue
+        ring = inner.copy()                      # just inside the sides: clear in a box (a thick
+        ring[2 * band:-2 * band, 2 * band:-2 * band] = False   # bar, a block of ink, is full)
+        if mine[ring].mean() > BOX_RING:
+            continue
+        frame = ~inner
+        # bars across the box: columns (rows) whose ink fills the whole height (width) but the band
+        frame[:, mine[band:-band].mean(axis=0) >= BOX_SIDE] = True
+        frame[mine[:, band:-band].mean(axis=1) >= BOX_SIDE, :] = True
+        from scipy import ndimage
+        frame = ndimage.binary_dilation(frame & mine, iterations=1) & mine
+        gone[rows, cols] |= frame
+    if not gone.any():
+        return wob
+    return np.where(gone, 0.0, wob).astype(np.float32)
+
+
+UNDERLINE_THIN = 0.15   # a level bar of ink at most this many digit heights thick,
+UNDERLINE_LONG = 0.8    # at least this many long, with no ink below it, underlines the writing
+
+
+def drop_underlines(wob: np.ndarray) -> np.ndarray:
+    """An ink map -> the same without the strokes that underline the digits (one under each, or a
+    line under them all, broken or too short for `drop_straight_lines`): separate marks that are
+    level bars, thin and long, with no ink below them. A digit's own bar (a 7's top, a 5's flag,
+    even when the pen left the paper) has the digit below it, and stays."""
+    faint, _ = ink_masks(wob)
+    labels, boxes, sizes = _marks(faint)
+    if not boxes:
+        return wob
+    heights = np.array([b[0].stop - b[0].start for b in boxes])
+    widths = np.array([b[1].stop - b[1].start for b in boxes])
+    bars = heights <= np.maximum(3, UNDERLINE_THIN * widths / UNDERLINE_LONG)   # thin for their length
+    if bars.all():
+        return wob
+    digit, _ = _digit_height([b for b, bar in zip(boxes, bars) if not bar], sizes[~bars])
+    below_any = np.flipud(np.cumsum(np.flipud(faint), axis=0)) > 0   # ink in this column, here or lower
+    drop = []
+    for i, (rows, cols) in enumerate(boxes):
+        h, w = heights[i], widths[i]
+        if not bars[i] or h > max(3, UNDERLINE_THIN * digit) or w < UNDERLINE_LONG * digit:
+            continue
+        beneath = below_any[min(rows.stop + 1, faint.shape[0] - 1), cols] if rows.stop + 1 < faint.shape[0] \
+            else np.zeros(w, bool)
+        if beneath.mean() < 0.1:
+            drop.append(i + 1)
+    if not drop:
+        return wob
+    from scipy import ndimage
+    gone = ndimage.binary_dilation(np.isin(labels, drop), iterations=1)
+    return np.where(gone, 0.0, wob).astype(np.float32)
+
+
+SPECK = 0.15        # a mark narrower and shorter than this many digit heights is a speck,
+SPECK_ALONE = 0.3   # and goes when no other ink lies within this many digit heights of it
+INK_RIM = 2         # px around the ink that are kept: a stroke's soft edge
+
+
+def keep_ink(wob: np.ndarray, faint: np.ndarray, digit: float) -> np.ndarray:
+    """An ink map -> only its ink: the faint-ink mask and a rim of INK_RIM px, without lone specks.
+    What a photo's paper leaves below the ink threshold (the thin grey lines of squared paper,
+    grain) would still show after the crop stretches the contrast, and the dots where a grid's
+    lines cross are specks far from anything. A digit's own faint fragments lie near other ink."""
+    from scipy import ndimage
+    labels, boxes, _ = _marks(faint)
+    if not boxes:
+        return wob
+    small = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) < SPECK * digit for b in boxes])
+    if small.any():
+        reach = 2 * round(SPECK_ALONE * digit) + 1
+        # ink within reach of each pixel, less the speck's own (all of it lies within reach)
+        around = ndimage.uniform_filter(faint.astype(np.float32), reach, mode="constant") * reach * reach
+        own = ndimage.sum_labels(faint, labels, np.arange(1, len(boxes) + 1))
+        nearby = ndimage.maximum(around, labels, np.arange(1, len(boxes) + 1)) - own
+        alone = small & (np.asarray(nearby) < 0.5)
+        faint = faint & ~np.isin(labels, np.nonzero(alone)[0] + 1)
+    rim = ndimage.binary_dilation(faint, iterations=INK_RIM)
+    return np.where(rim, wob, 0.0).astype(np.float32)
 
 
 def _drop_edge_marks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -89,13 +201,16 @@ def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) 
 LINE_GRID_DIGIT = 20     # px a digit is tall on the reduced copy the lines are searched on,
 LINE_GRID_AREA = 60_000  # which has at most this many px (so a large photo costs no more)
 LINE_RUN = 2.5           # a straight run of ink this many digit heights long is a line, not writing,
+LINE_CHORD = 1.2         # (or this long from frame to frame, when GRID_CHORDS such chords and a line
+GRID_CHORDS = 3          # are found: a grid)
+FRAME_NEAR = 4           # px (reduced copy) from the frame that a chord's ends may stop
 LINE_GAP = 2             # when it breaks for no more than this many px (reduced copy),
 LINE_COVER = 0.9         # its ink covers this share of its positions (a chain of strokes leaves holes),
 LINE_SIDES = 0.25        # at most this share of them has ink on both sides of it,
 LINE_FREE = 0.25         # and at least this share has none on either side (it runs on past the writing)
 LINE_BODY = 0.8          # a row of ink along a line that covers this share of it belongs to the line
-LINE_CANDIDATES = 24     # the Hough cells with most votes that are looked at for a run
-MAX_LINES = 8
+LINE_CANDIDATES = 64     # the Hough cells with most votes that are looked at for a run
+MAX_LINES = 40
 
 
 def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.ndarray | None = None) -> np.ndarray:
@@ -116,13 +231,22 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
     h, w = wob.shape
     k = min(1.0, LINE_GRID_DIGIT / max(digit, 1.0), (LINE_GRID_AREA / (h * w)) ** 0.5)
     small = np.asarray(Image.fromarray(faint.astype(np.float32), "F")
-                       .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.3
-    gone = np.zeros_like(small)
+                       .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.12
+    gone, chords, n_chords = np.zeros_like(small), np.zeros_like(small), 0
     for _ in range(MAX_LINES):
-        band = _next_line(small & ~gone, LINE_RUN * digit * k)
-        if band is None:
+        found = _next_line(small & ~gone & ~chords, LINE_RUN * digit * k, LINE_CHORD * digit * k)
+        if found is None:
             break
-        gone |= band
+        band, chord = found
+        if chord:
+            chords |= band
+            n_chords += 1
+        else:
+            gone |= band
+    # chords are a grid's lines (squared paper, a table) when there are several, beside a line that
+    # is long: tall strokes of a drawing that fills its frame ("1", "4") are chords too
+    if n_chords >= GRID_CHORDS and gone.any():
+        gone |= chords
     if not gone.any():
         return wob
     big = np.asarray(Image.fromarray(gone.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
@@ -155,9 +279,10 @@ _ANGLES = np.deg2rad(np.arange(0.0, 180.0, 1.0)).astype(np.float32)
 _SIDE = 8   # px (reduced copy) across a line that its profile looks at, either way
 
 
-def _next_line(mask: np.ndarray, min_run: float) -> np.ndarray | None:
-    """The pixels of the longest line in `mask` (a straight run of at least `min_run` px with a
-    clear side), or None. Candidates are the Hough accumulator's cells with that many votes."""
+def _next_line(mask: np.ndarray, min_run: float, min_chord: float) -> tuple[np.ndarray, bool] | None:
+    """The pixels of the longest line in `mask` (a straight run with a clear side, of at least
+    `min_run` px, or a chord from frame to frame of at least `min_chord` px), and whether it is
+    such a chord only; or None. Candidates are the Hough accumulator's cells with that many votes."""
     ys, xs = np.nonzero(mask)
     if len(xs) < min_run:
         return None
@@ -170,23 +295,45 @@ def _next_line(mask: np.ndarray, min_run: float) -> np.ndarray | None:
     for a in range(len(_ANGLES)):
         votes[a] = np.bincount(rho[:, a] - lo, minlength=n_rho)
     flat = votes.ravel()
-    if flat.max() < min_run:
+    least = min(min_run, min_chord)
+    if flat.max() < least:
         return None
-    cells = np.argpartition(flat, -LINE_CANDIDATES)[-LINE_CANDIDATES:] if flat.size > LINE_CANDIDATES \
-        else np.arange(flat.size)
+    # the cells that hold the most votes of their neighbourhood: one line fills several neighbouring
+    # cells, and a row through a line of digits and the strokes that cross it can outvote a line
+    from scipy import ndimage
+    peak = (votes == ndimage.maximum_filter(votes, size=3, mode="nearest")).ravel() & (flat >= least)
+    cells = np.nonzero(peak)[0]
+    if len(cells) > LINE_CANDIDATES:
+        cells = cells[np.argpartition(flat[cells], -LINE_CANDIDATES)[-LINE_CANDIDATES:]]
     runs = []
-    for a, r in zip(*np.unravel_index(cells[flat[cells] >= min_run], votes.shape)):
+    for a, r in zip(*np.unravel_index(cells[flat[cells] >= least], votes.shape)):
         on = rho[:, a] == r + lo
         t = np.sort(-xs[on] * sin[a] + ys[on] * cos[a])                  # positions along the line
         start, end = _longest_run(t)
         covered = len(np.unique(np.rint(t[(t >= start) & (t <= end)])))
-        if end - start >= min_run and covered >= LINE_COVER * (end - start + 1):
-            runs.append((end - start, float(_ANGLES[a]), float(r + lo), start, end))
-    for _, angle, offset, start, end in sorted(runs, reverse=True):
+        if covered < LINE_COVER * (end - start + 1):
+            continue
+        chord = end - start < min_run
+        if chord and not (end - start >= min_chord and _at_frame(mask.shape, _ANGLES[a], r + lo, start, end)):
+            continue
+        runs.append((end - start, float(_ANGLES[a]), float(r + lo), start, end, chord))
+    for _, angle, offset, start, end, chord in sorted(runs, reverse=True):
         band = _line_band(mask, angle, offset, start, end)
         if band is not None:
-            return band
+            return band, chord
     return None
+
+
+def _at_frame(shape: tuple[int, int], angle: float, offset: float, start: float, end: float) -> bool:
+    """Do both ends of the run along (angle, offset, start..end) lie at the frame? (Within a few px:
+    a line found before may have taken the grid's last line, at the frame, with the ends of this one.)"""
+    cos, sin = np.cos(angle), np.sin(angle)
+    h, w = shape
+    for t in (start, end):
+        x, y = -t * sin + offset * cos, t * cos + offset * sin
+        if min(x, y, w - 1 - x, h - 1 - y) > FRAME_NEAR:
+            return False
+    return True
 
 
 def _longest_run(t: np.ndarray) -> tuple[float, float]:
@@ -221,8 +368,13 @@ def _line_band(mask: np.ndarray, angle: float, offset: float, start: float, end:
     above, below = ink[:lo - 1].any(axis=0), ink[hi + 2:].any(axis=0)      # (T,) from 2 px beyond
     if (above & below).mean() > LINE_SIDES or (~above & ~below).mean() < LINE_FREE:
         return None
+    # a stroke that crosses the line (a digit written on ruled paper) has ink just beyond both sides
+    # at the same place along it: the line's pixels there are the stroke's too, and stay
+    near = np.ones(3, bool)
+    crossing = np.convolve(ink[max(lo - 3, 0):lo - 1].any(axis=0), near, "same").astype(bool) \
+        & np.convolve(ink[hi + 2:hi + 4].any(axis=0), near, "same").astype(bool)
     band = np.zeros_like(mask)
     rows = slice(lo - 1, hi + 2)
-    keep = inside[rows]
+    keep = inside[rows] & ~crossing[None, :]
     band[y[rows][keep], x[rows][keep]] = True
     return band

@@ -1,0 +1,78 @@
+"""Forms and exercise books: the boxes digits are written in (`drop_boxes`) and the strokes that
+underline them (`drop_underlines`) leave a photo's ink map; the digits stay. Also the scale of
+touching digits written at different heights (`fit_to_canvas`)."""
+import numpy as np
+import pytest
+
+from digitsum.data.mnist import load_mnist
+from digitsum.data.suite import render
+from digitsum.reading.preprocess import fit_to_canvas
+from digitsum.reading.preprocess.page_edges import clean_page, drop_boxes, drop_underlines
+
+
+@pytest.fixture(scope="module")
+def patches():
+    images, _ = load_mnist("test")
+    return [np.kron(images[k], np.ones((2, 2))).astype(np.float32) / 255.0 for k in range(12)]
+
+
+def row_in_boxes(patches, shared_sides: bool) -> tuple[np.ndarray, np.ndarray]:
+    """-> (ink map of four digits at 2x, each in a 72 px box drawn with a 2 px pen; the digits alone).
+    shared_sides: one long box split by bars (a comb), else four boxes 10 px apart."""
+    digits = np.zeros((120, 380), np.float32)
+    ink = np.zeros_like(digits)
+    step = 72 if shared_sides else 82
+    for k in range(4):
+        x = 20 + k * step
+        digits[32:88, x + 8:x + 64] = patches[k]
+        ink[20:22, x:x + 73] = ink[91:93, x:x + 73] = 0.8         # top and bottom
+        ink[20:93, x:x + 2] = ink[20:93, x + 71:x + 73] = 0.8     # the sides
+    return np.maximum(ink, digits), digits
+
+
+@pytest.mark.parametrize("shared_sides", [False, True], ids=["boxes", "comb"])
+def test_the_boxes_of_a_form_go_and_the_digits_stay(patches, shared_sides):
+    ink, digits = row_in_boxes(patches, shared_sides)
+    cleaned = drop_boxes(ink)
+    box = (ink > 0) & (digits == 0)
+    assert (cleaned[box] > 0).mean() < 0.02
+    assert np.array_equal(cleaned[digits > 0], ink[digits > 0])
+
+
+def test_a_square_zero_and_a_thick_bar_are_no_boxes():
+    ink = np.zeros((100, 200), np.float32)
+    ink[20:80, 20:24] = ink[20:80, 66:70] = ink[20:24, 20:70] = ink[76:80, 20:70] = 1.0   # a square "0"
+    ink[20:80, 120:140] = 1.0                                                            # a thick "1"
+    assert np.array_equal(drop_boxes(ink), ink)
+
+
+def test_underlines_go_and_a_digits_own_bar_stays(patches):
+    ink = np.zeros((120, 380), np.float32)
+    for k in range(4):
+        ink[20:76, 20 + k * 85:76 + k * 85] = patches[k]
+        ink[84:86, 12 + k * 85:84 + k * 85] = 0.8       # a line under each digit
+    ink[8:10, 300:345] = 0.9                           # a bar over the last digit, apart from it (a 5's flag)
+    cleaned = drop_underlines(ink)
+    assert cleaned[80:90].max() == 0
+    assert np.array_equal(cleaned[:78], ink[:78])
+
+
+def test_digits_in_a_form_read_as_without_it(patches):
+    """The whole photo path: the same canvas, near enough, with or without the boxes around them."""
+    ink, digits = row_in_boxes(patches, shared_sides=True)
+    with_form, without = fit_to_canvas(1.0 - ink), fit_to_canvas(1.0 - digits)
+    assert np.abs(with_form - without).mean() < 0.02
+
+
+def test_crowded_digits_enlarged_keep_a_digits_size():
+    # the suite's crowded rows (touching digits, each at its own height) at 3x: the span of their
+    # ink is more than one digit's height, and was taken for it, which shrank the canvas's digits to
+    # two thirds of their size at 1x (median over 40 rows); now a digit is a column's ink
+    images, _ = render("crowded", 40, 3)
+    ratios = []
+    for image in images:
+        native = np.asarray(image)
+        enlarged = np.kron(native, np.ones((3, 3), np.uint8))
+        span = [np.ptp(np.nonzero((fit_to_canvas(a) > 0.3).any(axis=1))[0]) + 1 for a in (enlarged, native)]
+        ratios.append(span[0] / span[1])
+    assert np.median(ratios) >= 0.75
