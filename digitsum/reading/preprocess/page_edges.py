@@ -30,20 +30,28 @@ def drop_page_edges(wob: np.ndarray) -> np.ndarray:
     in less than HUG_ACROSS): a digit cut by the frame reaches in about as far as it runs along it.
     When every sizeable mark would go, nothing does (a tightly cropped row of touching digits).
     Digit height is the median height of the marks of some size."""
-    return _drop_edge_marks(wob)[0]
+    # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
+    faint, _ = ink_masks(wob)
+    return _drop_edge_marks(wob, faint, _marks(faint))[0]
 
 
 def clean_page(wob: np.ndarray) -> np.ndarray:
     """An ink map of a photo -> the same without a form's boxes (`drop_boxes`) and the strokes that
-    underline the digits (`drop_underlines`), the page's edges
-    and the table (`drop_page_edges`), then without the straight lines left (`drop_straight_lines`),
-    and without what is not ink (`keep_ink`)."""
-    cleaned, faint, _ = _drop_edge_marks(drop_underlines(drop_boxes(wob)))
+    underline the digits (`drop_underlines`), the page's edges and the table (`drop_page_edges`),
+    then without the straight lines left (`drop_straight_lines`), and without what is not ink
+    (`keep_ink`). The ink masks are taken once: each step takes pixels away from them."""
+    faint, strong = ink_masks(wob)
+    marks = _marks(faint)
+    gone = _box_pixels(faint, *marks[:2]) | _underline_pixels(faint, *marks)
+    if gone.any():
+        wob, faint, strong = np.where(gone, 0.0, wob).astype(np.float32), faint & ~gone, strong & ~gone
+        marks = _marks(faint)
+    wob, faint = _drop_edge_marks(wob, faint, marks)
     # the digit height from the strong ink: the faint marks can be one net of a grid's light lines
     # and the digits on them, as tall as the photo
-    digit = mark_height(ink_masks(cleaned)[1])
-    cleaned = drop_straight_lines(cleaned, digit, faint)
-    return keep_ink(cleaned, faint & (cleaned > 0), digit)
+    digit = mark_height(strong & faint)
+    wob = drop_straight_lines(wob, digit, faint)
+    return keep_ink(wob, faint & (wob > 0), digit)
 
 
 BOX_SIDE = 0.85    # a mark whose bounding box has its ink along this share of each of its four sides,
@@ -59,7 +67,13 @@ def drop_boxes(wob: np.ndarray) -> np.ndarray:
     from side to side) that split it into cells; the digits inside stay, and one that touches
     a side loses a sliver. A square "0" has nothing inside it and stays."""
     faint, _ = ink_masks(wob)
-    labels, boxes, _ = _marks(faint)
+    gone = _box_pixels(faint, *_marks(faint)[:2])
+    return np.where(gone, 0.0, wob).astype(np.float32) if gone.any() else wob
+
+
+def _box_pixels(faint: np.ndarray, labels: np.ndarray, boxes: list) -> np.ndarray:
+    """The pixels of the boxes' sides and bars (`drop_boxes`)."""
+    from scipy import ndimage
     gone = np.zeros_like(faint)
     for i, (rows, cols) in enumerate(boxes):
         h, w = rows.stop - rows.start, cols.stop - cols.start
@@ -82,12 +96,8 @@ def drop_boxes(wob: np.ndarray) -> np.ndarray:
         # bars across the box: columns (rows) whose ink fills the whole height (width) but the band
         frame[:, mine[band:-band].mean(axis=0) >= BOX_SIDE] = True
         frame[mine[:, band:-band].mean(axis=1) >= BOX_SIDE, :] = True
-        from scipy import ndimage
-        frame = ndimage.binary_dilation(frame & mine, iterations=1) & mine
-        gone[rows, cols] |= frame
-    if not gone.any():
-        return wob
-    return np.where(gone, 0.0, wob).astype(np.float32)
+        gone[rows, cols] |= ndimage.binary_dilation(frame & mine, iterations=1) & mine
+    return gone
 
 
 UNDERLINE_THIN = 0.15   # a level bar of ink at most this many digit heights thick,
@@ -100,30 +110,33 @@ def drop_underlines(wob: np.ndarray) -> np.ndarray:
     level bars, thin and long, with no ink below them. A digit's own bar (a 7's top, a 5's flag,
     even when the pen left the paper) has the digit below it, and stays."""
     faint, _ = ink_masks(wob)
-    labels, boxes, sizes = _marks(faint)
+    gone = _underline_pixels(faint, *_marks(faint))
+    return np.where(gone, 0.0, wob).astype(np.float32) if gone.any() else wob
+
+
+def _underline_pixels(faint: np.ndarray, labels: np.ndarray, boxes: list, sizes: np.ndarray) -> np.ndarray:
+    """The pixels of the underlines (`drop_underlines`), and a pixel around them."""
+    from scipy import ndimage
     if not boxes:
-        return wob
+        return np.zeros_like(faint)
     heights = np.array([b[0].stop - b[0].start for b in boxes])
     widths = np.array([b[1].stop - b[1].start for b in boxes])
     bars = heights <= np.maximum(3, UNDERLINE_THIN * widths / UNDERLINE_LONG)   # thin for their length
-    if bars.all():
-        return wob
+    if bars.all() or not bars.any():
+        return np.zeros_like(faint)
     digit, _ = _digit_height([b for b, bar in zip(boxes, bars) if not bar], sizes[~bars])
     below_any = np.flipud(np.cumsum(np.flipud(faint), axis=0)) > 0   # ink in this column, here or lower
     drop = []
-    for i, (rows, cols) in enumerate(boxes):
-        h, w = heights[i], widths[i]
-        if not bars[i] or h > max(3, UNDERLINE_THIN * digit) or w < UNDERLINE_LONG * digit:
+    for i in np.nonzero(bars)[0]:
+        (rows, cols), h, w = boxes[i], heights[i], widths[i]
+        if h > max(3, UNDERLINE_THIN * digit) or w < UNDERLINE_LONG * digit:
             continue
-        beneath = below_any[min(rows.stop + 1, faint.shape[0] - 1), cols] if rows.stop + 1 < faint.shape[0] \
-            else np.zeros(w, bool)
+        beneath = below_any[rows.stop + 1, cols] if rows.stop + 1 < faint.shape[0] else np.zeros(w, bool)
         if beneath.mean() < 0.1:
             drop.append(i + 1)
     if not drop:
-        return wob
-    from scipy import ndimage
-    gone = ndimage.binary_dilation(np.isin(labels, drop), iterations=1)
-    return np.where(gone, 0.0, wob).astype(np.float32)
+        return np.zeros_like(faint)
+    return ndimage.binary_dilation(np.isin(labels, drop), iterations=1)
 
 
 SPECK = 0.15        # a mark narrower and shorter than this many digit heights is a speck,
@@ -153,20 +166,18 @@ def keep_ink(wob: np.ndarray, faint: np.ndarray, digit: float) -> np.ndarray:
     return np.where(rim, wob, 0.0).astype(np.float32)
 
 
-def _drop_edge_marks(wob: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """-> (`drop_page_edges`'s ink map, its faint-ink mask, the digit height)."""
+def _drop_edge_marks(wob: np.ndarray, faint: np.ndarray, marks: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """-> (`drop_page_edges`'s ink map, its faint-ink mask), from the faint mask and its marks."""
     from scipy import ndimage
-    # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
-    faint, _ = ink_masks(wob)
-    labels, boxes, sizes = _marks(faint)
-    if not boxes:
-        return wob, faint, float(wob.shape[0])
-    edge, big, digit = _edge_marks(boxes, sizes, wob.shape)
-    if len(boxes) < 2 or not edge.any() or edge[big].all():
-        return wob, faint, digit
+    labels, boxes, sizes = marks
+    if len(boxes) < 2:
+        return wob, faint
+    edge, big, _ = _edge_marks(boxes, sizes, wob.shape)
+    if not edge.any() or edge[big].all():
+        return wob, faint
     # take the edge's faint rim too: everything within 2 px of the removed marks
     gone = ndimage.binary_dilation(np.isin(labels, np.nonzero(edge)[0] + 1), iterations=2)
-    return np.where(gone, 0.0, wob).astype(np.float32), faint & ~gone, digit
+    return np.where(gone, 0.0, wob).astype(np.float32), faint & ~gone
 
 
 def _edge_marks(boxes: list, sizes: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -310,7 +321,7 @@ def _next_line(mask: np.ndarray, min_run: float, min_chord: float) -> tuple[np.n
         on = rho[:, a] == r + lo
         t = np.sort(-xs[on] * sin[a] + ys[on] * cos[a])                  # positions along the line
         start, end = _longest_run(t)
-        covered = len(np.unique(np.rint(t[(t >= start) & (t <= end)])))
+        covered = np.count_nonzero(np.bincount(np.rint(t[(t >= start) & (t <= end)] - start).astype(np.int64)))
         if covered < LINE_COVER * (end - start + 1):
             continue
         chord = end - start < min_run
@@ -338,8 +349,8 @@ def _at_frame(shape: tuple[int, int], angle: float, offset: float, start: float,
 
 def _longest_run(t: np.ndarray) -> tuple[float, float]:
     """Sorted positions -> (start, end) of the longest stretch without a gap over LINE_GAP."""
-    breaks = np.nonzero(np.diff(t) > LINE_GAP + 1)[0]
-    starts, ends = np.r_[0, breaks + 1], np.r_[breaks, len(t) - 1]
+    breaks = np.flatnonzero(np.diff(t) > LINE_GAP + 1)
+    starts, ends = np.concatenate(([0], breaks + 1)), np.append(breaks, len(t) - 1)
     i = int(np.argmax(t[ends] - t[starts]))
     return float(t[starts[i]]), float(t[ends[i]])
 
