@@ -17,7 +17,8 @@ DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
 MAX_GAP = 12           # px between digits (at native size) that a too-wide image is squeezed to
 CROP_PAD = 2           # px of background kept around the ink
-TOUCHING = 1.5         # a run of inked columns this many times as wide as tall is touching digits
+TOUCHING = 1.5         # a run of inked columns this many times as wide as tall is touching digits,
+TOUCHING_LEAST = 0.5   # when its columns' ink is at least this share of its height
 
 
 def fit_to_canvas(image, height: int = 40, width: int = 168) -> np.ndarray:
@@ -142,7 +143,9 @@ def _run_height(run: np.ndarray) -> float:
     inked = run.any(axis=0)
     top = run.argmax(axis=0)
     bottom = run.shape[0] - run[::-1].argmax(axis=0)
-    return float(min(tallest, np.percentile((bottom - top)[inked], 90)))
+    digit = float(np.percentile((bottom - top)[inked], 90))
+    # a scribble's or a wave's columns hold a stroke each, far shorter than the run: no digits
+    return digit if TOUCHING_LEAST * tallest <= digit < tallest else tallest
 
 
 def _tallest_part(inked_rows: np.ndarray) -> int:
