@@ -76,3 +76,15 @@ def test_crowded_digits_enlarged_keep_a_digits_size():
         span = [np.ptp(np.nonzero((fit_to_canvas(a) > 0.3).any(axis=1))[0]) + 1 for a in (enlarged, native)]
         ratios.append(span[0] / span[1])
     assert np.median(ratios) >= 0.75
+
+
+def test_a_wide_scribble_is_not_enlarged_as_touching_digits():
+    # a wave, much wider than tall: each of its columns holds one stroke, far shorter than the wave.
+    # It is scaled as one mark as tall as the wave (to a digit's 20 px), not blown up to fill the canvas
+    from PIL import Image, ImageDraw
+    page = Image.new("L", (600, 200), 255)
+    xs = np.linspace(50, 550, 200)
+    ImageDraw.Draw(page).line(list(zip(xs, 100 + 40 * np.sin(xs / 25))), fill=0, width=4)
+    canvas = fit_to_canvas(np.asarray(page))
+    rows = np.nonzero((canvas > 0.3).any(axis=1))[0]
+    assert rows[-1] - rows[0] + 1 <= 24

@@ -136,7 +136,9 @@ def _run_height(run: np.ndarray) -> float:
     """The height of one digit in a run of inked columns (H, W): its tallest part (`_tallest_part`).
     A run wider than TOUCHING times that is digits that touch, written at different heights, and the
     run's ink spans all their heights: there a digit is as tall as the tallest columns' ink
-    (its 90th percentile; a column holds one digit, but where two digits meet)."""
+    (its 90th percentile; a column holds one digit, but where two digits meet), when that is at
+    least TOUCHING_LEAST of the run's height (two digits at different heights span at most about
+    two digit heights; a scribble's columns hold one stroke each, and it stays as it was)."""
     tallest = _tallest_part(run.any(axis=1))
     if run.shape[1] <= TOUCHING * tallest:
         return tallest
@@ -144,7 +146,6 @@ def _run_height(run: np.ndarray) -> float:
     top = run.argmax(axis=0)
     bottom = run.shape[0] - run[::-1].argmax(axis=0)
     digit = float(np.percentile((bottom - top)[inked], 90))
-    # a scribble's or a wave's columns hold a stroke each, far shorter than the run: no digits
     return digit if TOUCHING_LEAST * tallest <= digit < tallest else tallest
 
 
