@@ -245,7 +245,10 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
                        .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.12
     gone, chords, n_chords = np.zeros_like(small), np.zeros_like(small), 0
     for _ in range(MAX_LINES):
-        found = _next_line(small & ~gone & ~chords, LINE_RUN * digit * k, LINE_CHORD * digit * k)
+        # chords count only beside a long line: until one is found, none are looked for (and a
+        # drawing without lines costs one pass over few candidates)
+        chord = LINE_CHORD * digit * k if gone.any() else np.inf
+        found = _next_line(small & ~gone & ~chords, LINE_RUN * digit * k, chord)
         if found is None:
             break
         band, chord = found
