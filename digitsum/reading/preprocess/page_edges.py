@@ -210,7 +210,8 @@ def _hugs_frame(box: tuple[slice, slice], shape: tuple[int, int], digit: float) 
 
 
 LINE_GRID_DIGIT = 20     # px a digit is tall on the reduced copy the lines are searched on,
-LINE_GRID_AREA = 60_000  # which has at most this many px (so a large photo costs no more)
+LINE_GRID_AREA = 60_000  # which has at most this many px (so a large photo costs no more);
+LINE_GRID_INK = 0.12     # a reduced pixel this share inked is ink (a 1 px line split over two cells stays)
 LINE_RUN = 2.5           # a straight run of ink this many digit heights long is a line, not writing,
 LINE_CHORD = 1.2         # (or this long from frame to frame, when GRID_CHORDS such chords and a line
 GRID_CHORDS = 3          # are found: a grid)
@@ -232,9 +233,11 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
     about LINE_GRID_DIGIT px tall): a straight run of ink, unbroken but for gaps of LINE_GAP px,
     longer than LINE_RUN digit heights, with clear paper on at least one side along most of it.
     No stroke of a digit is that long; a row of touching digits can hold such a run (the middle
-    bars of bold digits), but has ink above and below it. Only the line's own ink goes, so a digit
-    that touches the line loses a sliver, not itself. `digit` and `faint` (the digit height and the
-    faint-ink mask) when the caller has them."""
+    bars of bold digits), but has ink above and below it. Once such a line is found, runs from
+    frame to frame longer than LINE_CHORD digit heights go too when there are GRID_CHORDS of them
+    (squared paper cropped to a few digits' height). Only the line's own ink goes, so a digit that
+    touches the line loses a sliver, not itself, and where a stroke crosses the line it keeps its
+    ink. `digit` and `faint` (the digit height and the faint-ink mask) when the caller has them."""
     if faint is None:
         faint, _ = ink_masks(wob)
     if digit is None:
@@ -242,24 +245,24 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
     h, w = wob.shape
     k = min(1.0, LINE_GRID_DIGIT / max(digit, 1.0), (LINE_GRID_AREA / (h * w)) ** 0.5)
     small = np.asarray(Image.fromarray(faint.astype(np.float32), "F")
-                       .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > 0.12
+                       .resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.BOX)) > LINE_GRID_INK
     gone, chords, n_chords = np.zeros_like(small), np.zeros_like(small), 0
     for _ in range(MAX_LINES):
         # chords count only beside a long line: until one is found, none are looked for (and a
         # drawing without lines costs one pass over few candidates)
-        chord = LINE_CHORD * digit * k if gone.any() else np.inf
-        found = _next_line(small & ~gone & ~chords, LINE_RUN * digit * k, chord)
+        min_chord = LINE_CHORD * digit * k if gone.any() else np.inf
+        found = _next_line(small & ~gone & ~chords, LINE_RUN * digit * k, min_chord)
         if found is None:
             break
-        band, chord = found
-        if chord:
+        band, is_chord = found
+        if is_chord:
             chords |= band
             n_chords += 1
         else:
             gone |= band
-    # chords are a grid's lines (squared paper, a table) when there are several, beside a line that
-    # is long: tall strokes of a drawing that fills its frame ("1", "4") are chords too
-    if n_chords >= GRID_CHORDS and gone.any():
+    # chords (all found beside a long line) are a grid's lines (squared paper, a table) when there
+    # are several: the tall strokes of a drawing that fills its frame ("1", "4") are chords too
+    if n_chords >= GRID_CHORDS:
         gone |= chords
     if not gone.any():
         return wob
