@@ -67,7 +67,10 @@ def test_digits_in_a_form_read_as_without_it(patches):
 def test_crowded_digits_enlarged_keep_a_digits_size():
     # the suite's crowded rows (touching digits, each at its own height) at 3x: the span of their
     # ink is more than one digit's height, and was taken for it, which shrank the canvas's digits to
-    # two thirds of their size at 1x (median over 40 rows); now a digit is a column's ink
+    # two thirds of their size at 1x; now a digit is a column's ink. Rows of three touching digits
+    # at different heights, narrower than 1.5 times their span, were still shrunk (median 0.82,
+    # 45 % of rows within 10 % of their size at 1x) until such a run was measured against its
+    # columns' ink, not its span (median 1.0, 72 %)
     images, _ = render("crowded", 40, 3)
     ratios = []
     for image in images:
@@ -75,7 +78,8 @@ def test_crowded_digits_enlarged_keep_a_digits_size():
         enlarged = np.kron(native, np.ones((3, 3), np.uint8))
         span = [np.ptp(np.nonzero((fit_to_canvas(a) > 0.3).any(axis=1))[0]) + 1 for a in (enlarged, native)]
         ratios.append(span[0] / span[1])
-    assert np.median(ratios) >= 0.75
+    assert np.median(ratios) >= 0.95
+    assert np.mean(np.array(ratios) >= 0.9) >= 0.65
 
 
 def test_a_wide_scribble_is_not_enlarged_as_touching_digits():

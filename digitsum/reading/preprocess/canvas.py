@@ -17,7 +17,7 @@ DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
 MAX_GAP = 12           # px between digits (at native size) that a too-wide image is squeezed to
 CROP_PAD = 2           # px of background kept around the ink
-TOUCHING = 1.5         # a run of inked columns this many times as wide as tall is touching digits,
+TOUCHING = 1.5         # a run of inked columns this many times as wide as its columns' ink is touching digits,
 TOUCHING_LEAST = 0.5   # when its columns' ink is at least this share of its height
 
 
@@ -133,19 +133,22 @@ def _digit_height(mask: np.ndarray) -> float:
 
 
 def _run_height(run: np.ndarray) -> float:
-    """The height of one digit in a run of inked columns (H, W): its tallest part (`_tallest_part`).
-    A run wider than TOUCHING times that is digits that touch, written at different heights, and the
-    run's ink spans all their heights: there a digit is as tall as the tallest columns' ink
-    (its 90th percentile; a column holds one digit, but where two digits meet), when that is at
-    least TOUCHING_LEAST of the run's height (two digits at different heights span at most about
-    two digit heights; a scribble's columns hold one stroke each, and it stays as it was)."""
+    """The height of one digit in a run of inked columns (H, W): its tallest part (`_tallest_part`),
+    unless the run is digits that touch, written at different heights, so that the run's ink spans
+    all their heights. There a digit is as tall as the tallest columns' ink (its 90th percentile; a
+    column holds one digit, but where two digits meet). A run is touching digits when it is wider
+    than TOUCHING times that column height (not times the run's height, which two digits at
+    different heights stretch to nearly two digits': then three touching digits looked like one,
+    and were shrunk), and when that column height is at least TOUCHING_LEAST of the run's height
+    (two digits at different heights span at most about two digit heights; a scribble's columns
+    hold one stroke each, and it stays as it was)."""
     tallest = _tallest_part(run.any(axis=1))
-    if run.shape[1] <= TOUCHING * tallest:
-        return tallest
     inked = run.any(axis=0)
     top = run.argmax(axis=0)
     bottom = run.shape[0] - run[::-1].argmax(axis=0)
     digit = float(np.percentile((bottom - top)[inked], 90))
+    if run.shape[1] <= TOUCHING * digit:
+        return tallest
     return digit if TOUCHING_LEAST * tallest <= digit < tallest else tallest
 
 
