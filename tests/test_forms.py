@@ -92,3 +92,17 @@ def test_a_wide_scribble_is_not_enlarged_as_touching_digits():
     canvas = fit_to_canvas(np.asarray(page))
     rows = np.nonzero((canvas > 0.3).any(axis=1))[0]
     assert rows[-1] - rows[0] + 1 <= 24
+
+
+@pytest.mark.parametrize("faint_place", [0, 3])
+def test_a_digit_written_fainter_than_the_rest_stays_on_the_canvas(patches, faint_place):
+    # dark ink on paper, one digit at 30 % of the others' darkness (a pen running dry, a lighter
+    # touch): its ink is no strong ink, and the crop, which reaches only half a digit from strong
+    # ink on a page, cut it off. It is a mark shaped like a digit in the line of writing, and stays
+    def row(faint_place):
+        ink = np.zeros((120, 380), np.float32)
+        for k in range(4):
+            ink[30:86, 20 + k * 85:76 + k * 85] = patches[k] * (0.3 if k == faint_place else 1.0)
+        return fit_to_canvas(1.0 - ink)
+    span = [np.ptp(np.nonzero((c > 0.1).any(axis=0))[0]) for c in (row(faint_place), row(None))]
+    assert span[0] >= 0.9 * span[1]

@@ -11,7 +11,7 @@ from digitsum.errors import BlankImageError
 from digitsum.reading.preprocess.gray import to_gray, to_white_on_black
 from digitsum.reading.preprocess.image_files import WORK_PIXELS, reduce_to_work_size
 from digitsum.reading.preprocess.ink import flatten_background, ink_is_dark, ink_masks
-from digitsum.reading.preprocess.page_edges import clean_page
+from digitsum.reading.preprocess.page_edges import clean_page, ink_marks
 
 DIGIT_HEIGHT = 20      # px of ink of an MNIST digit at native size
 LEFT_MARGIN = 4
@@ -61,8 +61,12 @@ def _crop_to_ink(wob: np.ndarray, faint: np.ndarray, strong: np.ndarray, digit_h
     # canvases the model mostly trained on, and has no box of noise around the crop.
     background = np.percentile(wob[~faint], 90) if (~faint).any() else np.median(wob)
     # the crop: rows and columns with 2+ ink pixels (a lone pixel is noise that got through),
-    # no further than half a digit from clear ink (a faint blotch or a photo's edge is no digit)
+    # no further than half a digit from clear ink (a faint blotch or a photo's edge is no digit).
+    # Clear ink is the strong ink and, on a page, faint marks shaped like digits in its line of
+    # writing: a digit written fainter than the rest was cut off, or cut in half
     reach = round(digit_height / 2) if photo_like else max(wob.shape)
+    if photo_like:
+        strong = strong | faint_digits(faint, strong, digit_height)
     rows = _near(faint.sum(axis=1) >= 2, strong.any(axis=1), reach)
     cols = _near(faint.sum(axis=0) >= 2, strong.any(axis=0), reach)
     if len(rows) == 0 or len(cols) == 0:
@@ -75,6 +79,33 @@ def _crop_to_ink(wob: np.ndarray, faint: np.ndarray, strong: np.ndarray, digit_h
     # contrast stretch: the background to 0, the brightest ink to 1
     crop = ((crop - background) / max(crop.max() - background, 1e-6)).clip(0, 1)
     return crop, faint[top:bottom, left:right]
+
+
+FAINT_TALL = (0.6, 1.4)   # a faint digit is this many digit heights tall,
+FAINT_WIDE = 1.2          # no wider than this many,
+FAINT_LINE = 0.3          # within this many of the rows of the strong ink,
+FAINT_FILL = 0.6          # and fills at most this share of its bounding box (a stroke, not a blot)
+
+
+def faint_digits(faint: np.ndarray, strong: np.ndarray, digit_height: float) -> np.ndarray:
+    """The faint marks (`ink_marks`) that look like a digit written faintly in the line of writing:
+    FAINT_TALL digit heights tall, at most FAINT_WIDE wide, with at least a digit height of pixels
+    (a stroke, not a speck) filling at most FAINT_FILL of their bounding box (the table's grain and
+    a shadow are solid), in the rows of the strong ink (FAINT_LINE digit heights beyond them at
+    most), and clear of the frame (where a page's edge and the table are)."""
+    labels, boxes, sizes = ink_marks(faint)
+    inked_rows = np.nonzero(strong.any(axis=1))[0]
+    if len(inked_rows) == 0:
+        return np.zeros_like(faint)
+    h, w = faint.shape
+    top, bottom = inked_rows[0] - FAINT_LINE * digit_height, inked_rows[-1] + 1 + FAINT_LINE * digit_height
+    keep = [k + 1 for k, (rows, cols) in enumerate(boxes)
+            if FAINT_TALL[0] * digit_height <= rows.stop - rows.start <= FAINT_TALL[1] * digit_height
+            and cols.stop - cols.start <= FAINT_WIDE * digit_height
+            and digit_height <= sizes[k] <= FAINT_FILL * (rows.stop - rows.start) * (cols.stop - cols.start)
+            and top <= rows.start and rows.stop <= bottom
+            and rows.start > 0 and cols.start > 0 and rows.stop < h and cols.stop < w]
+    return np.isin(labels, keep)
 
 
 def _scale_onto_canvas(crop: np.ndarray, crop_faint: np.ndarray, digit_height: float, height: int,

@@ -32,7 +32,7 @@ def drop_page_edges(wob: np.ndarray) -> np.ndarray:
     Digit height is the median height of the marks of some size."""
     # marks are taken from the faint mask: an edge that is strong only in parts is still one mark
     faint, _ = ink_masks(wob)
-    return _drop_edge_marks(wob, faint, _marks(faint))[0]
+    return _drop_edge_marks(wob, faint, ink_marks(faint))[0]
 
 
 def clean_page(wob: np.ndarray) -> np.ndarray:
@@ -41,11 +41,11 @@ def clean_page(wob: np.ndarray) -> np.ndarray:
     then without the straight lines left (`drop_straight_lines`), and without what is not ink
     (`keep_ink`). The ink masks are taken once: each step takes pixels away from them."""
     faint, strong = ink_masks(wob)
-    marks = _marks(faint)
+    marks = ink_marks(faint)
     gone = _box_pixels(faint, *marks[:2]) | _underline_pixels(faint, *marks)
     if gone.any():
         wob, faint, strong = np.where(gone, 0.0, wob).astype(np.float32), faint & ~gone, strong & ~gone
-        marks = _marks(faint)
+        marks = ink_marks(faint)
     wob, faint = _drop_edge_marks(wob, faint, marks)
     # the digit height from the strong ink: the faint marks can be one net of a grid's light lines
     # and the digits on them, as tall as the photo
@@ -67,7 +67,7 @@ def drop_boxes(wob: np.ndarray) -> np.ndarray:
     from side to side) that split it into cells; the digits inside stay, and one that touches
     a side loses a sliver. A square "0" has nothing inside it and stays."""
     faint, _ = ink_masks(wob)
-    gone = _box_pixels(faint, *_marks(faint)[:2])
+    gone = _box_pixels(faint, *ink_marks(faint)[:2])
     return np.where(gone, 0.0, wob).astype(np.float32) if gone.any() else wob
 
 
@@ -110,7 +110,7 @@ def drop_underlines(wob: np.ndarray) -> np.ndarray:
     level bars, thin and long, with no ink below them. A digit's own bar (a 7's top, a 5's flag,
     even when the pen left the paper) has the digit below it, and stays."""
     faint, _ = ink_masks(wob)
-    gone = _underline_pixels(faint, *_marks(faint))
+    gone = _underline_pixels(faint, *ink_marks(faint))
     return np.where(gone, 0.0, wob).astype(np.float32) if gone.any() else wob
 
 
@@ -150,7 +150,7 @@ def keep_ink(wob: np.ndarray, faint: np.ndarray, digit: float) -> np.ndarray:
     grain) would still show after the crop stretches the contrast, and the dots where a grid's
     lines cross are specks far from anything. A digit's own faint fragments lie near other ink."""
     from scipy import ndimage
-    labels, boxes, _ = _marks(faint)
+    labels, boxes, _ = ink_marks(faint)
     if not boxes:
         return wob
     small = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) < SPECK * digit for b in boxes])
@@ -272,11 +272,11 @@ def drop_straight_lines(wob: np.ndarray, digit: float | None = None, faint: np.n
 
 def mark_height(faint: np.ndarray) -> float:
     """The median height of the marks of some size (connected faint ink): about a digit's."""
-    _, boxes, sizes = _marks(faint)
+    _, boxes, sizes = ink_marks(faint)
     return _digit_height(boxes, sizes)[0] if boxes else float(faint.shape[0])
 
 
-def _marks(faint: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
+def ink_marks(faint: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
     """The marks of an ink mask (8-connected) -> (their labels, bounding boxes, pixel counts)."""
     from scipy import ndimage
     labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
