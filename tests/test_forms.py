@@ -106,3 +106,33 @@ def test_a_digit_written_fainter_than_the_rest_stays_on_the_canvas(patches, fain
         return fit_to_canvas(1.0 - ink)
     span = [np.ptp(np.nonzero((c > 0.1).any(axis=0))[0]) for c in (row(faint_place), row(None))]
     assert span[0] >= 0.9 * span[1]
+
+
+def test_digits_written_one_above_the_other_keep_a_digits_size(patches):
+    # two pairs of MNIST digits at native size, each pair one digit above the other, the lower
+    # one's top in or just below the upper one's rows (no clear row between them). Each pair was
+    # taken for one digit twice as tall, and the canvas shrank all four to half their size
+    ink = np.zeros((60, 200), np.uint8)
+    images, _ = load_mnist("test")
+    for k, (y, x) in zip([1, 3, 4, 7], [(0, 10), (20, 24), (2, 90), (22, 102)]):   # 2 over 0, 4 over 9
+        ink[y:y + 28, x:x + 28] = np.maximum(ink[y:y + 28, x:x + 28], images[k])
+    rows = np.nonzero(ink.any(axis=1))[0]
+    canvas = fit_to_canvas(ink)
+    height = np.ptp(np.nonzero((canvas > 0.3).any(axis=1))[0]) + 1
+    assert height >= 0.8 * min(rows[-1] - rows[0] + 1, 38)
+
+
+def test_eights_drawn_as_two_circles_are_not_taken_for_two_digits():
+    # a drawing of "8 1 8 7" whose 8s are two circles each, apart: as tall as the 1 and the 7 beside
+    # them, so each is one digit, and the canvas shows the four at a digit's size
+    from PIL import Image, ImageDraw
+    page = Image.new("L", (420, 120), 255)
+    pen = ImageDraw.Draw(page)
+    for x in (30, 230):
+        pen.ellipse((x, 20, x + 36, 50), outline=0, width=3)
+        pen.ellipse((x - 3, 54, x + 39, 90), outline=0, width=3)
+    pen.line([(140, 20), (140, 90)], fill=0, width=3)
+    pen.line([(310, 20), (350, 20), (325, 90)], fill=0, width=3)
+    canvas = fit_to_canvas(np.asarray(page))
+    height = np.ptp(np.nonzero((canvas > 0.3).any(axis=1))[0]) + 1
+    assert 16 <= height <= 24

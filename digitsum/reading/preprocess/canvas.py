@@ -147,20 +147,28 @@ def _digit_height(mask: np.ndarray) -> float:
     """Typical height of one digit: the median ink height over runs of inked columns (runs narrower
     than 3 px are specks, not digits, unless there is nothing else). Within a run, ink split by
     clear rows is digits written one above the other (or a speck off a digit): the tallest part
-    counts, so a stacked pair does not read as one digit twice as tall."""
+    counts, so a stacked pair does not read as one digit twice as tall. Digits one above the other
+    with no clear row between them (`_stacked_height`) count as one digit when the run is
+    STACKED_TALLER times as tall as the tallest run without such a pair (an 8 drawn as two
+    circles is as tall as its neighbours), or when every run has such a pair."""
     cols = mask.sum(axis=0) >= 2
     runs, start = [], None
     for x, inked in enumerate(np.append(cols, False)):
         if inked and start is None:
             start = x
         elif not inked and start is not None:
-            runs.append((x - start, _run_height(mask[:, start:x])))
+            runs.append(mask[:, start:x])
             start = None
     if not runs:   # thin one-pixel strokes only
         rows = np.nonzero(mask.any(axis=1))[0]
         return float(rows[-1] - rows[0] + 1)
-    wide = [h for w, h in runs if w >= 3] or [h for _, h in runs]
-    return float(np.median(wide))
+    runs = [run for run in runs if run.shape[1] >= 3] or runs
+    heights = [_run_height(run) for run in runs]
+    stacked = [_stacked_height(run) for run in runs]
+    alone = [h for h, pair in zip(heights, stacked) if pair is None]
+    reference = max(alone, default=0.0)
+    return float(np.median([pair if pair is not None and h >= STACKED_TALLER * reference else h
+                            for h, pair in zip(heights, stacked)]))
 
 
 def _run_height(run: np.ndarray) -> float:
@@ -181,6 +189,34 @@ def _run_height(run: np.ndarray) -> float:
     if run.shape[1] <= TOUCHING * digit:
         return tallest
     return digit if TOUCHING_LEAST * tallest <= digit < tallest else tallest
+
+
+STACKED_MARK = 0.3      # a mark of at least this share of the largest mark's pixels in a run counts;
+STACKED_OVERLAP = 0.3   # two such marks sharing at most this share of the shorter's rows,
+STACKED_ALIKE = 0.6     # the shorter at least this share of the taller, are written one above the other,
+STACKED_UPRIGHT = 0.6   # when each is at least this share as tall as wide (a digit, not a loop of an 8 or a bar)
+STACKED_TALLER = 1.5    # and their run is this many times as tall as any run without such a pair
+
+
+def _stacked_height(run: np.ndarray) -> int | None:
+    """The height of the taller of two digits written one above the other in a run of inked
+    columns (H, W), or None when there are none. They are two sizeable marks, each upright
+    (STACKED_UPRIGHT: a digit is seldom much wider than tall; the loops of an 8 drawn with a thin
+    pen, which come apart, and a bar are), that share at most STACKED_OVERLAP of the shorter's rows
+    and are alike in height (a digit broken in two makes unequal parts, most often). Their rows
+    touch or overlap a little where one digit's tail reaches below the other's top, so that the
+    row gap `_tallest_part` looks for is not there."""
+    labels, boxes, sizes = ink_marks(run)
+    if len(boxes) < 2:
+        return None
+    spans = [(rows.start, rows.stop) for k, (rows, cols) in enumerate(boxes)
+             if sizes[k] >= STACKED_MARK * sizes.max() and rows.stop - rows.start >= STACKED_UPRIGHT * (cols.stop - cols.start)]
+    heights = [stop - start for start, stop in spans]
+    stacked = [max(heights[i], heights[j]) for i in range(len(spans)) for j in range(i + 1, len(spans))
+               if min(spans[i][1], spans[j][1]) - max(spans[i][0], spans[j][0])
+               <= STACKED_OVERLAP * min(heights[i], heights[j])
+               and min(heights[i], heights[j]) >= STACKED_ALIKE * max(heights[i], heights[j])]
+    return max(stacked) if stacked else None
 
 
 def _tallest_part(inked_rows: np.ndarray) -> int:
