@@ -65,10 +65,12 @@ def _crop_to_ink(wob: np.ndarray, faint: np.ndarray, strong: np.ndarray, digit_h
     # Clear ink is the strong ink and, on a page, faint marks shaped like digits in its line of
     # writing: a digit written fainter than the rest was cut off, or cut in half
     reach = round(digit_height / 2) if photo_like else max(wob.shape)
-    if photo_like:
-        strong = strong | faint_digits(faint, strong, digit_height)
-    rows = _near(faint.sum(axis=1) >= 2, strong.any(axis=1), reach)
-    cols = _near(faint.sum(axis=0) >= 2, strong.any(axis=0), reach)
+    inked_rows, inked_cols = faint.sum(axis=1) >= 2, faint.sum(axis=0) >= 2
+    rows = _near(inked_rows, strong.any(axis=1), reach)
+    cols = _near(inked_cols, strong.any(axis=0), reach)
+    if photo_like and (len(rows) < inked_rows.sum() or len(cols) < inked_cols.sum()):   # ink out of reach
+        clear = strong | faint_digits(faint, strong, digit_height)
+        rows, cols = _near(inked_rows, clear.any(axis=1), reach), _near(inked_cols, clear.any(axis=0), reach)
     if len(rows) == 0 or len(cols) == 0:
         rows, cols = np.nonzero(faint.any(axis=1))[0], np.nonzero(faint.any(axis=0))[0]
     if len(rows) == 0:   # the brightest spots are no brighter than the background's noise
