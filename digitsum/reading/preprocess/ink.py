@@ -10,6 +10,7 @@ from digitsum.errors import BlankImageError
 BACKGROUND_GRID = 48   # px: the short side of the coarse copy the background is estimated on
 BACKGROUND_WINDOW = 0.2  # of the short side: wider than any pen stroke, narrower than a shadow
 UNEVEN = 0.1           # a background estimate that varies more than this is lighting, not paper
+INK_DIP_PAPER = 0.05   # of a dip's pixels brighter than its level: more, and the dip is dense ink
 
 
 def ink_is_dark(gray: np.ndarray) -> bool:
@@ -41,7 +42,8 @@ def flatten_background(gray: np.ndarray, dark_ink: bool | None = None) -> np.nda
     The background (paper and light) is a grey closing of the ink-dark image on a coarse copy: the
     max filter, wider than any stroke, fills each stroke with the paper beside it, so the estimate
     holds however densely a digit is drawn, and follows gradients, vignettes and shadows. Under an
-    even background the constant level is used instead. The ink is what falls below it.
+    even background the constant level is used instead, and so it is where the estimate sinks into
+    thick, dense ink rather than a shadow (`_dips_are_ink`). The ink is what falls below it.
     `dark_ink`: the polarity when the caller knows it already (`ink_is_dark`)."""
     if dark_ink is None:
         dark_ink = ink_is_dark(gray)
@@ -55,11 +57,23 @@ def flatten_background(gray: np.ndarray, dark_ink: bool | None = None) -> np.nda
     level = small.filter(ImageFilter.RankFilter(size, size * size * 4 // 5)) \
                  .filter(ImageFilter.RankFilter(size, size * size // 5))
     coarse = np.asarray(level, np.float32)
+    if _dips_are_ink(np.asarray(small, np.float32), coarse):
+        coarse = np.full_like(coarse, np.median(coarse))
     if np.ptp(coarse) < UNEVEN:
         background = np.float32(np.median(coarse))
     else:
         background = np.asarray(level.resize((w, h), Image.Resampling.BILINEAR), np.float32)
     return np.clip(background - dark, 0, 1).astype(np.float32)
+
+
+def _dips_are_ink(dark: np.ndarray, level: np.ndarray) -> bool:
+    """Whether the places where the background estimate dips (below the paper's level by half of
+    UNEVEN) are dense ink rather than shadow: digits drawn thick in a tight crop fill more than the
+    closing's window, and the estimate sinks into them, so their ink would be lost. In a shadow (or
+    on a table beyond the page) nothing is much brighter than the dip's own level; within ink, the
+    paper between the strokes is. `dark` is the coarse ink-dark image, `level` its estimate."""
+    dip = level < np.median(level) - UNEVEN / 2
+    return bool(dip.any()) and np.mean(dark[dip] > level[dip] + UNEVEN / 2) > INK_DIP_PAPER
 
 
 def _smooth(gray: np.ndarray) -> np.ndarray:
