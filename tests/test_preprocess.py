@@ -186,3 +186,25 @@ def test_thick_dense_digits_in_a_tight_crop_keep_their_ink():
         ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]    # cropped to the writing
         found = flatten_background(1.0 - ink, dark_ink=True)              # drawn dark on white
         assert np.percentile(found[ink > 0.9], 10) > 0.8
+
+
+@pytest.mark.parametrize("table", [0.15, 0.25, 0.35])
+@pytest.mark.parametrize("shadow", [0.4, 0.5])
+def test_a_page_in_shadow_with_a_lit_wedge_and_the_table_is_dark_ink(course_image, table, shadow):
+    # the step from lit paper to shadow and to the table is no stroke: a wide blur took it for
+    # one, and read the pen on this page as chalk (then the crop was the lit wedge)
+    from digitsum.reading.preprocess.ink import ink_is_dark
+    ink = np.asarray(Image.fromarray(course_image).resize((504, 120), Image.Resampling.BILINEAR)) / 255.0
+    rows, cols = np.mgrid[:360, :960]
+    grain = 0.08 * np.random.default_rng(0).standard_normal((360, 140))
+    lit = (cols - 600) + (360 - rows) * 0.5 > 150
+    page = np.full((360, 960), shadow)
+    page[lit] = 0.85                                                   # the lit wedge
+    page[:, 820:] = table + grain                                      # the table beyond the page
+    page[120:240, 150:654] *= 1 - 0.85 * ink                          # written across the shadow's edge
+    assert ink_is_dark(np.clip(page, 0, 1))
+    board = np.full((360, 960), 1 - shadow - 0.3)                      # the same light on a blackboard:
+    board[lit] = 0.45
+    board[:, 820:] = 1 - table + grain                                 # a light wall beyond it
+    board[120:240, 150:654] = np.maximum(board[120:240, 150:654], 0.95 * ink)   # chalk
+    assert not ink_is_dark(np.clip(board, 0, 1))
