@@ -208,3 +208,16 @@ def test_a_page_in_shadow_with_a_lit_wedge_and_the_table_is_dark_ink(course_imag
     board[:, 820:] = 1 - table + grain                                 # a light wall beyond it
     board[120:240, 150:654] = np.maximum(board[120:240, 150:654], 0.95 * ink)   # chalk
     assert not ink_is_dark(np.clip(board, 0, 1))
+
+
+def test_white_marker_digits_filling_the_frame_are_light_ink():
+    # strokes as wide as a median of a fifth of the frame: the median followed them, and the dark
+    # loops inside the digits were taken for the ink
+    from PIL import ImageFilter
+    from digitsum.reading.preprocess.ink import ink_is_dark
+    images, _ = generate_dataset("test", 3, seed=11)
+    for image in images:
+        rows, cols = np.nonzero(image > 128)
+        tight = Image.fromarray(image[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+        marker = tight.resize((tight.width * 8, tight.height * 8), Image.Resampling.BILINEAR).filter(ImageFilter.MaxFilter(15))
+        assert not ink_is_dark(np.asarray(marker) / 255.0)

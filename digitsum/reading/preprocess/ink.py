@@ -8,8 +8,9 @@ from PIL import Image, ImageFilter
 from digitsum.errors import BlankImageError
 
 BACKGROUND_GRID = 48   # px: the short side of the coarse copy the background is estimated on
-POLARITY_GRID = 96     # px: the short side of the coarse copy the ink's polarity is judged on (strokes show)
 BACKGROUND_WINDOW = 0.2  # of the short side: wider than any pen stroke, narrower than a shadow
+POLARITY_WINDOW = 0.3  # of the short side: the median the ink's polarity is judged against is wider than a
+                       # marker's stroke (at 0.2 it followed one, and the loops of white digits were dark ink)
 UNEVEN = 0.1           # a background estimate that varies more than this is lighting, not paper
 INK_DIP_PAPER = 0.05   # of a dip's pixels brighter than its level: more, and the dip is dense ink
 
@@ -18,16 +19,16 @@ def ink_is_dark(gray: np.ndarray) -> bool:
     """Ink is the minority of pixels, so around the paper's level its pixels make the longer tail:
     below it for pen on paper (however dim the photo), above it for chalk or a white-on-black
     canvas. On an even background (most pixels near the median) the tails are taken around that
-    median. Under uneven light they are taken against a median filter of a coarse copy instead,
-    as wide as the background's window: a median follows the step where lit paper meets a shadow
+    median. Under uneven light they are taken against a median filter of the coarse copy instead
+    (POLARITY_WINDOW wide): a median follows the step where lit paper meets a shadow
     or the table beyond the page, so only thin strokes stand out of it. (A wide blur smeared such
     a step into both tails, and a page half in shadow, with a dark table beside it, read as chalk:
     8 of 1,000 `photo_page` photos.)"""
     median = np.median(gray)
     if np.mean(np.abs(gray - median) < 0.05) > 0.8:
         return median - np.percentile(gray, 1) > np.percentile(gray, 99) - median
-    small = _coarse(gray, POLARITY_GRID)
-    size = max(3, round(BACKGROUND_WINDOW * min(small.size)) | 1)   # odd
+    small = _coarse(gray, BACKGROUND_GRID)
+    size = max(3, round(POLARITY_WINDOW * min(small.size)) | 1)   # odd
     detail = np.asarray(small, np.float32) - np.asarray(small.filter(ImageFilter.MedianFilter(size)), np.float32)
     return -np.percentile(detail, 0.5) > np.percentile(detail, 99.5)
 
