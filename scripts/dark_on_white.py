@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from digitsum.data import realsets  # noqa: E402
 from digitsum.data.suite import render  # noqa: E402
 from digitsum.errors import BlankImageError  # noqa: E402
+from digitsum.evaluation.evaluate import evaluate  # noqa: E402
 from digitsum.reading.predict import predict_image  # noqa: E402
 from digitsum.storage.checkpoint import load_checkpoint  # noqa: E402
 
@@ -48,9 +49,9 @@ def main() -> int:
     if a.real_sets and not realsets.available(a.real_sets):
         print(f"{a.real_sets}: no real sets there; skipped", file=sys.stderr)
     elif a.real_sets:
-        print(f"\n| real set, 3x dark on white | sum accuracy | as a canvas |\n|---|---:|---:|")
+        print("\n| real set, 3x dark on white | sum accuracy | as a canvas |\n|---|---:|---:|")
         for name, data in realsets.real_sets(a.real_sets, a.n, seed=7).items():
-            as_canvas = 100 * np.mean([predict_image(model, im).total == s for im, s in zip(data.images, data.sums)])
+            as_canvas = 100 * evaluate(model, data.images, data.sums)["sum_accuracy"]
             print(f"| {name} ({len(data)}) | {accuracy(model, list(data.images), data.sums):.1f} % | "
                   f"{as_canvas:.1f} % |", flush=True)
     return 0
